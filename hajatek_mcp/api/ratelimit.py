@@ -1,0 +1,127 @@
+"""The plan-aware rate governor: a burst of calls waits its turn instead of earning 429s.
+
+It is a token bucket whose tokens come back one window after they were spent (a rolling-window budget): at most
+``limit`` requests start in any ``window`` seconds. That bound holds against every common server-side scheme (fixed
+window, rolling window, classic refilling bucket), so a client that obeys it is never rate limited by a server with
+the same budget. On top of its own count it takes two hints from the server:
+
+- ``X-RateLimit-Limit/Remaining/Reset`` on a response: the server's limit replaces the configured one (the server
+  knows the key's real plan), and "0 remaining" holds every caller until the reset;
+- ``Retry-After`` on a 429: every caller pauses, not just the one that was refused.
+
+One instance is shared by all concurrent callers of a client. Waiters queue in arrival order on a lock. The clock
+and sleep are injectable so tests hold 300 concurrent calls to a plan in microseconds of real time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import anyio
+
+__all__ = ["PLAN_LIMITS", "RateGovernor", "RateLimitState"]
+
+#: Requests per minute by plan (the reference's "Rate Limiting"); None is unlimited.
+PLAN_LIMITS: dict[str, int | None] = {"starter": 100, "pro": 500, "business": None}
+
+_EPSILON = 1e-6
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitState:
+    """What the governor knows right now; for a status tool and for logs."""
+
+    limit: int | None
+    """Requests allowed per window (None: unlimited)."""
+    window: float
+    """Window length in seconds."""
+    remaining: int | None
+    """Requests that may start now without waiting (None: unlimited)."""
+    reset_in: float
+    """Seconds until the next request slot frees up (0 when one is free now)."""
+    paused_for: float
+    """Seconds left of a pause the server asked for with Retry-After."""
+
+
+class RateGovernor:
+    """Rolling-window request budget shared by every caller of one client."""
+
+    def __init__(
+        self,
+        limit: int | None,
+        window: float = 60.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
+        if limit is not None and limit < 1:
+            raise ValueError("the rate limit must be at least 1 request per window (or None for unlimited)")
+        if window <= 0:
+            raise ValueError("the rate-limit window must be a positive number of seconds")
+        self._limit = limit
+        self._window = window
+        self._clock = clock
+        self._sleep = sleep
+        self._started: deque[float] = deque()
+        self._paused_until = 0.0
+        self._server_remaining: int | None = None
+        self._server_reset_at = 0.0
+        self._lock = anyio.Lock()
+
+    async def acquire(self) -> None:
+        """Wait until a request may start, then count it."""
+        async with self._lock:
+            while (wait := self._wait(self._clock())) > 0:
+                await self._sleep(wait)
+            self._started.append(self._clock())
+            if self._server_remaining is not None:
+                self._server_remaining -= 1
+
+    def observe(self, *, limit: int | None, remaining: int | None, reset_in: float | None) -> None:
+        """Take the server's ``X-RateLimit-*`` view after a response (any of them may be missing)."""
+        if limit is not None and limit > 0:
+            self._limit = limit
+        if remaining is not None and reset_in is not None:
+            self._server_remaining = max(remaining, 0)
+            self._server_reset_at = self._clock() + max(reset_in, 0.0)
+
+    def pause(self, seconds: float) -> None:
+        """Hold every caller for ``seconds`` (the server's ``Retry-After`` on a 429)."""
+        self._paused_until = max(self._paused_until, self._clock() + max(seconds, 0.0))
+
+    def state(self) -> RateLimitState:
+        now = self._clock()
+        self._expire(now)
+        remaining: int | None = None
+        if self._limit is not None:
+            remaining = max(self._limit - len(self._started), 0)
+        if self._server_remaining is not None and now < self._server_reset_at:
+            remaining = self._server_remaining if remaining is None else min(remaining, self._server_remaining)
+        return RateLimitState(
+            limit=self._limit,
+            window=self._window,
+            remaining=remaining,
+            reset_in=max(self._wait(now), 0.0),
+            paused_for=max(self._paused_until - now, 0.0),
+        )
+
+    def _expire(self, now: float) -> None:
+        while self._started and self._started[0] + self._window - now <= _EPSILON:
+            self._started.popleft()
+        if self._server_remaining is not None and self._server_reset_at - now <= _EPSILON:
+            self._server_remaining = None
+
+    def _wait(self, now: float) -> float:
+        """Seconds until a request may start at ``now`` (0 if it may start now)."""
+        self._expire(now)
+        wait = self._paused_until - now
+        if self._limit is not None and len(self._started) >= self._limit:
+            # The oldest start that must leave the window before one more fits.
+            oldest = self._started[len(self._started) - self._limit]
+            wait = max(wait, oldest + self._window - now)
+        if self._server_remaining is not None and self._server_remaining <= 0:
+            wait = max(wait, self._server_reset_at - now)
+        return wait if wait > _EPSILON else 0.0

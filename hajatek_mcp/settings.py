@@ -1,0 +1,101 @@
+"""One Settings model, read once from ``HAJATEK_*`` environment variables by the CLI.
+
+Empty strings count as unset: Claude Desktop passes bundle options the user left blank as ``""``. Bad values end
+with :class:`SettingsError`, whose message is one line naming the variable and the fix. Secrets are ``SecretStr``:
+they print as ``**********`` in reprs, logs and errors.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from hajatek_mcp.api.client import DEFAULT_BASE_URL
+from hajatek_mcp.api.models import Plan
+
+__all__ = ["ENV_PREFIX", "Settings", "SettingsError", "default_data_dir"]
+
+ENV_PREFIX = "HAJATEK_"
+
+#: What to do when a variable is wrong, by field.
+_FIXES: dict[str, str] = {
+    "api_key": "copy the API key from the Hajatek dashboard, or run with --sandbox to try the demo store",
+    "store_id": "use your store id from the dashboard; it starts with 'str_'",
+    "base_url": "use an http(s) URL such as https://api.hajatek.com/v1",
+    "plan": "use starter, pro or business (your Hajatek plan; it sets the request budget)",
+    "webhook_secret": "copy the webhook signing secret from the Hajatek dashboard",
+    "data_dir": "use a directory the server may write to",
+    "timeout": "use a number of seconds, e.g. 30",
+    "max_retries": "use a whole number from 0 to 10, e.g. 3",
+    "rate_limit": "use a whole number of requests per minute, or leave it empty to follow the plan",
+}
+
+
+class SettingsError(ValueError):
+    """Configuration is missing or malformed. ``str()`` is one line: the variable, the problem, the fix."""
+
+
+def default_data_dir(env: Mapping[str, str]) -> Path:
+    """Where state lives when ``HAJATEK_DATA_DIR`` is unset: the platform's per-user data directory."""
+    if sys.platform == "win32":
+        base = env.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / "hajatek-mcp"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "hajatek-mcp"
+    return Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "hajatek-mcp"
+
+
+class Settings(BaseModel):
+    """Everything the server needs to know, from ``HAJATEK_<FIELD>`` variables."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    api_key: SecretStr | None = Field(default=None, description="HAJATEK_API_KEY: the store's API key")
+    store_id: str | None = Field(default=None, pattern=r"^str_[A-Za-z0-9_]+$", description="HAJATEK_STORE_ID")
+    base_url: str = Field(default=DEFAULT_BASE_URL, description="HAJATEK_BASE_URL")
+    plan: Plan = Field(default="starter", description="HAJATEK_PLAN: starter, pro or business")
+    webhook_secret: SecretStr | None = Field(default=None, description="HAJATEK_WEBHOOK_SECRET")
+    data_dir: Path = Field(description="HAJATEK_DATA_DIR: SQLite state (inbox, audit log, tokens)")
+    timeout: float = Field(default=30.0, gt=0, le=300, description="HAJATEK_TIMEOUT: seconds per request")
+    max_retries: int = Field(default=3, ge=0, le=10, description="HAJATEK_MAX_RETRIES")
+    rate_limit: int | None = Field(default=None, ge=1, description="HAJATEK_RATE_LIMIT: requests/min override")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must start with https:// or http://")
+        return value.rstrip("/")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read ``HAJATEK_*`` from ``env`` (default ``os.environ``); ``overrides`` (from CLI flags) win."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for name in cls.model_fields:
+            raw = env.get(ENV_PREFIX + name.upper(), "").strip()
+            if raw:
+                values[name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None and v != ""})
+        values.setdefault("data_dir", default_data_dir(env))
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = str(first["loc"][0]) if first["loc"] else "?"
+            problem = first["msg"].removeprefix("Value error, ")
+            fix = _FIXES.get(field, "check the value")
+            raise SettingsError(f"{ENV_PREFIX}{field.upper()} is invalid ({problem}): {fix}.") from None
+
+    def require_api_credentials(self) -> tuple[SecretStr, str]:
+        """The API key and store id, or a :class:`SettingsError` naming the one that is missing."""
+        if self.api_key is None:
+            raise SettingsError(f"{ENV_PREFIX}API_KEY is not set: {_FIXES['api_key']}.")
+        if self.store_id is None:
+            raise SettingsError(f"{ENV_PREFIX}STORE_ID is not set: {_FIXES['store_id']}.")
+        return self.api_key, self.store_id
