@@ -1,0 +1,66 @@
+"""Prompts: store workflows that chain the tools. Each returns one user message the host sends to the model."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from mcp.server.mcpserver import MCPServer
+from pydantic import Field
+
+from hajatek_mcp.api.models import OrderStatus
+from hajatek_mcp.server.state import ServerOptions, Shop
+
+__all__ = ["register"]
+
+
+def register(server: MCPServer[Shop], options: ServerOptions) -> None:
+    """Add the workflow prompts to ``server``; write steps are left out in read-only mode."""
+    act = (
+        "Do not change anything: this server is read-only; list the changes for the merchant to make."
+        if options.read_only
+        else "Propose changes and make them only after the merchant agrees."
+    )
+
+    @server.prompt(name="daily_briefing", title="Daily briefing",
+                   description="Summary of sales, orders needing action and stock alerts.")  # fmt: skip
+    def daily_briefing(
+        period: Annotated[Literal["today", "7d"], Field(description="today or 7d")] = "today",
+    ) -> str:
+        return (
+            f"Give me a short briefing on my Hajatek store for period '{period}'.\n"
+            "1. get_store, to name the store.\n"
+            f"2. get_analytics(period='{period}'): revenue, orders, average order value, top products.\n"
+            "3. list_orders(status='pending') and list_orders(status='processing'): what needs action, oldest first.\n"
+            "4. Read hajatek://catalog for low-stock and out-of-stock products.\n"
+            "Answer in at most 12 lines: numbers first, then the three most useful actions. Amounts in SAR."
+        )
+
+    @server.prompt(name="order_triage", title="Order triage",
+                   description="Go through open orders and propose the next step for each.")  # fmt: skip
+    def order_triage(
+        status: Annotated[OrderStatus, Field(description="orders to triage")] = "pending",
+        limit: Annotated[int, Field(ge=1, le=100, description="how many orders")] = 20,
+    ) -> str:
+        return (
+            f"Triage my '{status}' orders.\n"
+            f"1. list_orders(status='{status}', limit={limit}).\n"
+            "2. For each order, get_order to see its items and allowed_next statuses.\n"
+            "3. Group them: ready to move on, needs a question to the customer, looks wrong (e.g. unusual total).\n"
+            f"4. {act} Use update_order_status one order at a time and report each result."
+        )
+
+    @server.prompt(name="restock_plan", title="Restock plan",
+                   description="Find products running low and propose reorder quantities.")  # fmt: skip
+    def restock_plan(
+        category: Annotated[str, Field(description="category slug, or empty for all")] = "",
+        threshold: Annotated[int, Field(ge=0, le=1000, description="stock below this is low")] = 5,
+    ) -> str:
+        scope = f"in category '{category}'" if category else "across the catalog"
+        return (
+            f"Make a restock plan {scope}.\n"
+            f"1. Find products with stock below {threshold}"
+            + (f": read hajatek://catalog/{category}.\n" if category else ": read hajatek://catalog.\n")
+            + "2. get_analytics(period='30d') for what sells (top_products) to judge demand.\n"
+            "3. Propose a reorder quantity per product covering about 30 days, with a one-line reason.\n"
+            f"4. {act} Stock changes go through update_product(stock=...)."
+        )

@@ -1,0 +1,129 @@
+"""Resources (the store, the catalog, orders, analytics) and completions for their template parameters.
+
+Static resources cannot take a ``Context`` in mcp 2.x, so they read the live :class:`Shop` through a
+:class:`ShopRef` that the lifespan fills; templates get it the same way, for one code path.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+from mcp.types import (
+    Completion,
+    CompletionArgument,
+    CompletionContext,
+    PromptReference,
+    ResourceTemplateReference,
+)
+
+from hajatek_mcp.api import HajatekError, NotFoundError
+from hajatek_mcp.api.models import ORDER_STATUSES
+from hajatek_mcp.server.state import ServerOptions, Shop, ShopRef
+from hajatek_mcp.server.views import AnalyticsView, OrderDetail, ProductView, StoreView, compact_json
+
+__all__ = ["LOW_STOCK", "register"]
+
+#: Stock below this is reported as low in the catalog overview.
+LOW_STOCK = 5
+_JSON = "application/json"
+_PERIODS = ("today", "7d", "30d", "90d")
+
+
+async def _catalog(shop: Shop) -> dict[str, Any]:
+    categories: Counter[str] = Counter()
+    low: list[dict[str, Any]] = []
+    out: list[dict[str, Any]] = []
+    async for product in shop.client.iterate(shop.client.list_products):
+        categories[product.category or "(none)"] += 1
+        if product.stock is not None and product.stock < LOW_STOCK and product.status != "archived":
+            entry = {"id": product.id, "name": product.name, "stock": product.stock}
+            (out if product.stock == 0 else low).append(entry)
+    return {
+        "products": sum(categories.values()),
+        "categories": dict(sorted(categories.items())),
+        "low_stock_threshold": LOW_STOCK,
+        "out_of_stock": out,
+        "low_stock": sorted(low, key=lambda e: e["stock"]),
+    }
+
+
+async def category_names(shop: Shop) -> list[str]:
+    """Every category slug in the catalog, sorted."""
+    return sorted((await _catalog(shop))["categories"])
+
+
+def register(server: MCPServer[Shop], options: ServerOptions, ref: ShopRef) -> None:
+    """Add the resources and the completion handler to ``server``."""
+
+    def sandboxed(data: dict[str, Any]) -> str:
+        return compact_json({"sandbox": True, **data} if options.sandbox else data)
+
+    async def read(fetch: Any) -> Any:
+        try:
+            return await fetch
+        except NotFoundError as exc:
+            raise ResourceNotFoundError(str(exc)) from exc
+        except HajatekError as exc:
+            raise ResourceError(str(exc)) from exc
+
+    @server.resource("hajatek://store", name="store", title="Store", mime_type=_JSON,
+                     description="Store name, currency, timezone and plan.")  # fmt: skip
+    async def store() -> str:
+        shop = ref.get()
+        view = StoreView.of(await read(shop.client.get_store()), sandbox=options.sandbox)
+        return compact_json(view.model_dump(mode="json"))
+
+    @server.resource("hajatek://catalog", name="catalog", title="Catalog overview", mime_type=_JSON,
+                     description="Product count per category, low-stock and out-of-stock products.")  # fmt: skip
+    async def catalog() -> str:
+        return sandboxed(await read(_catalog(ref.get())))
+
+    @server.resource("hajatek://catalog/{category}", name="catalog-category", title="Products in a category",
+                     mime_type=_JSON, description="Every product of one category (slug).")  # fmt: skip
+    async def catalog_category(category: str) -> str:
+        shop = ref.get()
+        products = [
+            ProductView.of(p).model_dump(mode="json")
+            async for p in shop.client.iterate(shop.client.list_products, category=category)
+        ]
+        if not products:
+            raise ResourceNotFoundError(f"No products in category '{category}'; hajatek://catalog lists categories.")
+        return sandboxed({"category": category, "products": products})
+
+    @server.resource("hajatek://orders/{order_id}", name="order", title="Order", mime_type=_JSON,
+                     description="One order in full (line items, totals, address).")  # fmt: skip
+    async def order(order_id: str) -> str:
+        if not order_id.startswith("ord_"):
+            raise ResourceNotFoundError(f"'{order_id}' is not an order id; order ids start with 'ord_'.")
+        detail = OrderDetail.of(await read(ref.get().client.get_order(order_id)))
+        return sandboxed(detail.model_dump(mode="json"))
+
+    @server.resource("hajatek://analytics", name="analytics", title="Analytics, last 30 days", mime_type=_JSON,
+                     description="Revenue, orders, average order value and top products over 30 days.")  # fmt: skip
+    async def analytics() -> str:
+        summary = await read(ref.get().client.get_analytics_summary("30d"))
+        return sandboxed(AnalyticsView.of(summary).model_dump(mode="json"))
+
+    @server.completion()  # type: ignore[no-untyped-call, untyped-decorator]  # the SDK leaves it unannotated
+    async def complete(
+        reference: PromptReference | ResourceTemplateReference,
+        argument: CompletionArgument,
+        context: CompletionContext | None,
+    ) -> Completion | None:
+        values: list[str]
+        if argument.name == "category":
+            try:
+                values = await category_names(ref.get())
+            except HajatekError:
+                values = []
+        elif argument.name == "status":
+            values = list(ORDER_STATUSES)
+        elif argument.name == "period":
+            values = list(_PERIODS)
+        else:
+            return None
+        matches = [v for v in values if v.startswith(argument.value)]
+        return Completion(values=matches[:100], total=len(matches), has_more=len(matches) > 100)

@@ -1,0 +1,72 @@
+"""What the server's lifespan holds, and the resolver that hands it to tools.
+
+Tools declare ``shop: Annotated[Shop, Resolve(current_shop)]`` and get the live client and options; the parameter
+does not appear in the tool's input schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult
+from pydantic import BaseModel
+
+from hajatek_mcp.api import HajatekClient
+from hajatek_mcp.server.views import tool_result
+
+__all__ = ["TOOLSETS", "ServerOptions", "Shop", "ShopRef", "current_shop"]
+
+#: Tool groups that ``--toolsets`` selects from.
+TOOLSETS: Final = ("store", "catalog", "orders", "customers", "analytics")
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """How the server is set up (from settings and CLI flags)."""
+
+    read_only: bool = False
+    toolsets: frozenset[str] = field(default_factory=lambda: frozenset(TOOLSETS))
+    sandbox: bool = False
+
+    def __post_init__(self) -> None:
+        unknown = self.toolsets - set(TOOLSETS)
+        if unknown:
+            raise ValueError(f"unknown toolsets {sorted(unknown)}; choose from {', '.join(TOOLSETS)}")
+        if not self.toolsets:
+            raise ValueError(f"choose at least one toolset from {', '.join(TOOLSETS)}")
+
+
+@dataclass
+class Shop:
+    """The store a tool acts on: the API client plus how the server was started."""
+
+    client: HajatekClient
+    options: ServerOptions
+
+    def result(self, view: BaseModel, note: str | None = None) -> CallToolResult:
+        """A tool result for ``view``; on the sandbox, the text says so."""
+        if self.options.sandbox:
+            note = f"[sandbox store] {note}" if note else "[sandbox store]"
+        return tool_result(view, note=note)
+
+
+def current_shop(ctx: Context[Shop]) -> Shop:
+    """Resolver: the :class:`Shop` the lifespan opened for this server."""
+    return ctx.request_context.lifespan_context
+
+
+class ShopRef:
+    """The live :class:`Shop`, for handlers the SDK gives no ``Context`` (static resources, completions)."""
+
+    def __init__(self) -> None:
+        self._shop: Shop | None = None
+
+    def set(self, shop: Shop | None) -> None:
+        self._shop = shop
+
+    def get(self) -> Shop:
+        if self._shop is None:
+            raise RuntimeError("the server is not running: the store connection opens with the server's lifespan")
+        return self._shop

@@ -1,0 +1,27 @@
+"""Analytics tools."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.server.mcpserver import Resolve
+from mcp.types import CallToolResult
+
+from hajatek_mcp.server.state import Shop, current_shop
+from hajatek_mcp.server.tools.base import ToolSpec, upstream
+from hajatek_mcp.server.tools.params import AnalyticsPeriod
+from hajatek_mcp.server.views import AnalyticsView
+
+
+@upstream
+async def get_analytics(
+    shop: Annotated[Shop, Resolve(current_shop)], period: AnalyticsPeriod = "30d"
+) -> Annotated[CallToolResult, AnalyticsView]:
+    """Revenue, order count, average order value, orders by status, top products and new customers for a period.
+
+    Computed by Hajatek over all orders of the period, never from one page.
+    """
+    return shop.result(AnalyticsView.of(await shop.client.get_analytics_summary(period)))
+
+
+TOOLS = (ToolSpec(get_analytics, "analytics", "Get analytics", read_only=True, destructive=False, idempotent=True),)
