@@ -1,7 +1,8 @@
 """The ``hajatek-mcp`` command: the only place that reads ``argv`` and the environment.
 
-It builds settings → client → (server) and runs them. Heavy modules (the sandbox, uvicorn) are imported only by the
-subcommands that need them, so start-up stays near the MCP SDK's own import cost.
+It builds settings → client → server and runs them. Serving is the default command, so ``hajatek-mcp --sandbox``
+works as a Claude Desktop command line. Heavy modules (the sandbox, uvicorn) are imported only by the paths that
+need them, so start-up stays near the MCP SDK's own import cost.
 """
 
 from __future__ import annotations
@@ -10,39 +11,66 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
-import httpx2
 
 from hajatek_mcp import __version__
 from hajatek_mcp.api import HajatekClient, HajatekError
+from hajatek_mcp.server import TOOLSETS, ServerOptions, build_server
 from hajatek_mcp.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
+
+    from hajatek_mcp.server import Shop
 
 __all__ = ["main"]
 
-logger = logging.getLogger("hajatek_mcp")
-
 SANDBOX_KEY = "sk_sandbox_pro"
 SANDBOX_STORE = "str_sandbox"
+_TRUE = {"1", "true", "yes", "on"}
 
 
 def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="log level on stderr (default WARNING; env HAJATEK_LOG_LEVEL)")  # fmt: skip
+
+    store = argparse.ArgumentParser(add_help=False, parents=[common])
+    store.add_argument("--sandbox", action="store_true", help="use the embedded sandbox store (no account needed)")
+    store.add_argument("--read-only", action="store_true", default=None,
+                       help="register no tool that changes the store (env HAJATEK_READ_ONLY)")  # fmt: skip
+    store.add_argument("--toolsets", metavar="LIST",
+                       help=f"comma-separated subset of {','.join(TOOLSETS)} (env HAJATEK_TOOLSETS)")  # fmt: skip
+
     parser = argparse.ArgumentParser(
         prog="hajatek-mcp",
         description="MCP server for Hajatek stores. Configuration comes from HAJATEK_* environment variables "
-        "(see the README); flags override them.",
+        "(see the README); flags override them. Without a command, serves MCP on stdio.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                        help="log level on stderr (default WARNING)")  # fmt: skip
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    check = sub.add_parser("check", help="check the configuration and the connection to the Hajatek API")
-    check.add_argument("--sandbox", action="store_true", help="check against the embedded sandbox store instead")
+    serve = sub.add_parser("serve", parents=[store], help="serve MCP (the default command)")
+    serve.add_argument("--transport", choices=["stdio", "streamable-http", "sse"], default="stdio",
+                       help="stdio (default, for Claude Desktop), streamable-http (endpoint /mcp) or sse")  # fmt: skip
+    serve.add_argument("--host", default="127.0.0.1", help="HTTP interface (default 127.0.0.1, loopback only)")
+    serve.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
 
-    sandbox = sub.add_parser("sandbox", help="run the local Hajatek API sandbox (no account, no network)")
+    sub.add_parser("tools", parents=[store], help="list the tools this configuration offers")
+    call = sub.add_parser("call", parents=[store], help="call one tool through an MCP client and print the result")
+    call.add_argument("tool", help="tool name, e.g. list_orders")
+    call.add_argument("arguments", nargs="*", metavar="key=value", help="tool arguments (numbers are parsed)")
+    call.add_argument("--json", dest="json_args", metavar="OBJECT", help="tool arguments as one JSON object")
+    sub.add_parser("demo", parents=[common], help="a guided tour of the sandbox store through a real MCP client")
+
+    check = sub.add_parser("check", parents=[common], help="check the configuration and the connection to Hajatek")
+    check.add_argument("--sandbox", action="store_true", help="check the embedded sandbox store instead")
+
+    sandbox = sub.add_parser("sandbox", parents=[common], help="run the local Hajatek API sandbox over HTTP")
     sandbox.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1, loopback only)")
     sandbox.add_argument("--port", type=int, default=8787, help="port (default 8787)")
     sandbox.add_argument("--db", type=Path, help="SQLite file that keeps the store across restarts "
@@ -58,36 +86,119 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if not args_list or (args_list[0] not in _COMMANDS and args_list[0] not in {"-h", "--help", "--version"}):
+        args_list.insert(0, "serve")  # serving is the default command
+    args = _parser().parse_args(args_list)
+    env = os.environ
+    level = args.log_level or env.get("HAJATEK_LOG_LEVEL", "").upper() or "WARNING"
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     try:
-        if args.command == "check":
-            return anyio.run(_check, Settings.from_env(os.environ), args.sandbox)
-        if args.command == "sandbox":
-            return _run_sandbox(args)
+        return _COMMANDS[args.command](args, env)
     except SettingsError as exc:
         print(f"hajatek-mcp: {exc}", file=sys.stderr)
         return 2
-    parser.print_help(sys.stderr)
-    return 2
 
 
-async def _check(settings: Settings, use_sandbox: bool) -> int:
-    if use_sandbox:
-        from hajatek_mcp.sandbox import create_app  # noqa: PLC0415  # only this path pays for the sandbox
+def _cmd_check(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    return anyio.run(_check, _connector(Settings.from_env(env), sandbox=args.sandbox))
 
-        client = HajatekClient(
-            SANDBOX_KEY, store_id=SANDBOX_STORE, base_url="http://sandbox.local/v1", plan="pro",
-            transport=httpx2.ASGITransport(app=create_app()),
-        )  # fmt: skip
-    else:
-        key, store_id = settings.require_api_credentials()
-        client = HajatekClient(
+
+def _cmd_sandbox(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    return _run_sandbox(args, env.get("HAJATEK_WEBHOOK_SECRET"))
+
+
+def _cmd_demo(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from hajatek_mcp.demo import run_demo  # noqa: PLC0415
+
+    connect = _connector(Settings.from_env(env), sandbox=True)
+    return anyio.run(run_demo, build_server(ServerOptions(sandbox=True), connect))
+
+
+def _server(args: argparse.Namespace, env: Mapping[str, str]) -> MCPServer[Shop]:
+    return build_server(_options(args, env), _connector(Settings.from_env(env), sandbox=args.sandbox))
+
+
+def _cmd_tools(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from hajatek_mcp.scripting import print_tools  # noqa: PLC0415
+
+    return anyio.run(print_tools, _server(args, env))
+
+
+def _cmd_call(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from hajatek_mcp.scripting import call_tool, parse_arguments  # noqa: PLC0415
+
+    arguments = parse_arguments(args.arguments, args.json_args)
+    return anyio.run(call_tool, _server(args, env), args.tool, arguments)
+
+
+def _cmd_serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    return _serve(_server(args, env), args)
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace, Mapping[str, str]], int]] = {
+    "serve": _cmd_serve,
+    "tools": _cmd_tools,
+    "call": _cmd_call,
+    "demo": _cmd_demo,
+    "check": _cmd_check,
+    "sandbox": _cmd_sandbox,
+}
+
+
+def _options(args: argparse.Namespace, env: Mapping[str, str]) -> ServerOptions:
+    read_only = args.read_only if args.read_only is not None else env.get("HAJATEK_READ_ONLY", "").lower() in _TRUE
+    raw = args.toolsets or env.get("HAJATEK_TOOLSETS", "")
+    names = frozenset(n.strip() for n in raw.split(",") if n.strip()) or frozenset(TOOLSETS)
+    unknown = names - set(TOOLSETS)
+    if unknown:
+        raise SettingsError(
+            f"HAJATEK_TOOLSETS / --toolsets has unknown names {', '.join(sorted(unknown))}: "
+            f"choose from {','.join(TOOLSETS)}."
+        )
+    return ServerOptions(read_only=read_only, toolsets=names, sandbox=args.sandbox)
+
+
+def _connector(settings: Settings, *, sandbox: bool) -> Callable[[], HajatekClient]:
+    """A factory for the API client: the real API from settings, or the in-process sandbox."""
+    if sandbox:
+        import httpx2  # noqa: PLC0415
+
+        from hajatek_mcp.sandbox import SandboxConfig, create_app  # noqa: PLC0415  # only --sandbox pays for it
+
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        app = create_app(SandboxConfig(db_path=str(settings.data_dir / "sandbox.db")))
+
+        def sandbox_client() -> HajatekClient:
+            return HajatekClient(
+                SANDBOX_KEY, store_id=SANDBOX_STORE, base_url="http://sandbox.local/v1", plan="pro",
+                transport=httpx2.ASGITransport(app=app),
+            )  # fmt: skip
+
+        return sandbox_client
+    key, store_id = settings.require_api_credentials()
+
+    def api_client() -> HajatekClient:
+        return HajatekClient(
             key, store_id=store_id, base_url=settings.base_url, plan=settings.plan, rate_limit=settings.rate_limit,
             timeout=settings.timeout, max_retries=settings.max_retries,
         )  # fmt: skip
-    async with client:
+
+    return api_client
+
+
+def _serve(server: MCPServer[Shop], args: argparse.Namespace) -> int:
+    if args.transport == "stdio":
+        server.run("stdio")
+    else:
+        print(f"hajatek-mcp: serving MCP over {args.transport} on http://{args.host}:{args.port}"
+              f"{'/mcp' if args.transport == 'streamable-http' else '/sse'}", file=sys.stderr)  # fmt: skip
+        server.run(args.transport, host=args.host, port=args.port)
+    return 0
+
+
+async def _check(connect: Callable[[], HajatekClient]) -> int:
+    async with connect() as client:
         try:
             store = await client.get_store()
             products = await client.list_products(limit=1)
@@ -107,10 +218,10 @@ async def _check(settings: Settings, use_sandbox: bool) -> int:
     return 0
 
 
-def _run_sandbox(args: argparse.Namespace) -> int:
+def _run_sandbox(args: argparse.Namespace, env_secret: str | None) -> int:
     from hajatek_mcp.sandbox import SandboxConfig, banner, serve  # noqa: PLC0415  # lazy: uvicorn is heavy
 
-    secret = args.webhook_secret or os.environ.get("HAJATEK_WEBHOOK_SECRET") or None
+    secret = args.webhook_secret or env_secret or None
     if args.webhook_url and not secret:
         raise SettingsError("--webhook-url needs a signing secret: pass --webhook-secret or set HAJATEK_WEBHOOK_SECRET")
     config = SandboxConfig(

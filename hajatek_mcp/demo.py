@@ -1,0 +1,76 @@
+"""``hajatek-mcp demo``: a short guided tour of the sandbox store through a real MCP client.
+
+Every step is a real MCP request to the server, the same an AI agent would send; the tour prints what happened and,
+at the end, the exact text the model reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp import Client
+from mcp.server.mcpserver import MCPServer
+from mcp.types import CallToolResult
+
+from hajatek_mcp.scripting import echo, render
+from hajatek_mcp.server import Shop
+
+__all__ = ["run_demo"]
+
+_STEPS = 6
+
+
+def _step(n: int, title: str) -> None:
+    echo(f"\n[{n}/{_STEPS}] {title}")
+
+
+def _data(result: CallToolResult) -> dict[str, Any]:
+    if result.is_error:
+        raise RuntimeError(f"the demo store answered with an error: {render(result)}")
+    return result.structured_content or {}
+
+
+async def run_demo(server: MCPServer[Shop]) -> int:
+    echo("hajatek-mcp demo: the sandbox store, driven through a real MCP client (what an AI agent does).")
+    async with Client(server) as client:
+        _step(1, "Connect and discover")
+        tools = (await client.list_tools()).tools
+        resources = (await client.list_resources()).resources
+        prompts = (await client.list_prompts()).prompts
+        echo(f"  {len(tools)} tools, {len(resources)} resources, {len(prompts)} prompts")
+        echo(f"  tools: {', '.join(t.name for t in tools)}")
+
+        _step(2, "get_store: which store am I running?")
+        store = _data(await client.call_tool("get_store", {}))
+        echo(f"  {store['name']} ({store['id']}), currency {store['currency']}, plan {store.get('plan')}")
+
+        _step(3, "get_analytics(period='7d'): how did we do this week?")
+        week = _data(await client.call_tool("get_analytics", {"period": "7d"}))
+        echo(f"  revenue {week['revenue']:,.2f} {week['currency']} from {week.get('paid_orders_count')} paid orders "
+             f"({week['orders_count']} placed), average order {week.get('average_order_value', 0):,.2f}")  # fmt: skip
+        for top in week["top_products"][:3]:
+            echo(f"  top: {top.get('name')}, {top['quantity']} sold, {top['revenue']:,.2f} SAR")
+
+        _step(4, "list_orders(status='pending', limit=5): what is waiting?")
+        listing = await client.call_tool("list_orders", {"status": "pending", "limit": 5})
+        pending = _data(listing)
+        echo(f"  {pending.get('total')} pending orders; the newest {len(pending['orders'])}:")
+        for row in pending["orders"]:
+            echo(f"  {row['id']}  {row.get('created', ''):<17}  {row['units']:>2} items  {row['total']:>9,.2f} SAR")
+
+        if pending["orders"]:
+            order_id = pending["orders"][0]["id"]
+            _step(5, f"update_order_status({order_id}, 'processing'): the payment came in")
+            moved = _data(await client.call_tool("update_order_status", {"order_id": order_id, "status": "processing"}))
+            echo(f"  {order_id} is now {moved['status']}; next it may go to {', '.join(moved['allowed_next'])}")
+
+            _step(6, f"update_order_status({order_id}, 'cancelled'): a destructive change")
+            refused = await client.call_tool("update_order_status", {"order_id": order_id, "status": "cancelled"})
+            echo(f"  {'refused' if refused.is_error else 'done'}: {render(refused)}")
+
+        text = render(listing)
+        echo("\nWhat the model read for step 4 (compact JSON, no nulls):")
+        echo(f"  {text[:300]}{'…' if len(text) > 300 else ''}")
+        echo(f"  {len(text.encode())} bytes for {len(pending['orders'])} orders")
+    echo('\nNext: add hajatek-mcp to Claude Desktop with the config in the README ("--sandbox" for this store).')
+    return 0

@@ -1,0 +1,70 @@
+"""Server tests drive a real MCP client against build_server(...) backed by the in-process sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx2
+import pytest
+from mcp import Client
+from mcp.server.mcpserver import MCPServer
+from mcp.types import CallToolResult, TextContent
+from starlette.applications import Starlette
+
+from hajatek_mcp.api import HajatekClient
+from hajatek_mcp.sandbox import SandboxConfig, create_app
+from hajatek_mcp.server import ServerOptions, Shop, build_server
+
+#: The sandbox's clock is pinned so seeded data and analytics windows are the same on every run.
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+KEY = "sk_sandbox_business"  # unlimited plan: rate limits have their own tests
+
+
+@pytest.fixture
+def sandbox_app() -> Starlette:
+    return create_app(SandboxConfig(now=NOW, seed=42, enable_admin=True))
+
+
+@pytest.fixture
+def make_server(sandbox_app: Starlette) -> Callable[..., MCPServer[Shop]]:
+    def factory(*, key: str = KEY, timeout: float = 30.0, max_retries: int = 0, **options: Any) -> MCPServer[Shop]:
+        options.setdefault("sandbox", True)
+
+        def connect() -> HajatekClient:
+            return HajatekClient(
+                key, store_id="str_sandbox", base_url="http://sandbox.local/v1", plan="business", timeout=timeout,
+                max_retries=max_retries, transport=httpx2.ASGITransport(app=sandbox_app),
+            )  # fmt: skip
+
+        return build_server(ServerOptions(**options), connect)
+
+    return factory
+
+
+@pytest.fixture(params=["auto", "legacy"], ids=["2026-07-28", "2025-11-25"])
+def mode(request: pytest.FixtureRequest) -> str:
+    """Both protocol eras: the stateless 2026 client and the handshake of today's hosts."""
+    return str(request.param)
+
+
+Connect = Callable[..., Client]
+
+
+@pytest.fixture
+def connect(make_server: Callable[..., MCPServer[Shop]], mode: str) -> Connect:
+    """``async with connect(read_only=True) as client``: a real MCP client on a server built with those options.
+
+    (A client is opened inside each test, not in a yield fixture: pytest-asyncio runs a fixture's setup and teardown
+    in different tasks, and an MCP client's task group must be exited in the task that entered it.)
+    """
+
+    def open_client(**options: Any) -> Client:
+        return Client(make_server(**options), mode=mode)  # type: ignore[arg-type]
+
+    return open_client
+
+
+def text(result: CallToolResult) -> str:
+    return "\n".join(b.text for b in result.content if isinstance(b, TextContent))
