@@ -35,6 +35,7 @@ from hajatek_mcp.api.errors import (
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
+    RateLimitError,
     status_error_class,
 )
 from hajatek_mcp.api.models import (
@@ -51,7 +52,7 @@ from hajatek_mcp.api.models import (
     ProductUpdate,
     Store,
 )
-from hajatek_mcp.api.ratelimit import PLAN_LIMITS, RateGovernor, RateLimitState
+from hajatek_mcp.api.ratelimit import PLAN_LIMITS, PausedError, RateGovernor, RateLimitState
 
 __all__ = ["DEFAULT_BASE_URL", "HajatekClient"]
 
@@ -241,7 +242,16 @@ class HajatekClient:
         give_up_at = self._clock() + self.max_retry_wait
         attempt = 0
         while True:
-            await self.governor.acquire()
+            try:
+                await self.governor.acquire(max_pause=max(give_up_at - self._clock(), 0.0))
+            except PausedError as exc:
+                raise RateLimitError(
+                    f"Hajatek asked for a pause of {exc.seconds:.0f} s after too many requests; {method} {path} "
+                    "was not sent",
+                    status_code=429,
+                    code="rate_limited",
+                    retry_after=round(exc.seconds),
+                ) from None
             started = self._clock()
             failure: APIConnectionError | APIStatusError | APIResponseValidationError
             retry_after: float | None = None

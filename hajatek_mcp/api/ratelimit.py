@@ -22,12 +22,20 @@ from dataclasses import dataclass
 
 import anyio
 
-__all__ = ["PLAN_LIMITS", "RateGovernor", "RateLimitState"]
+__all__ = ["PLAN_LIMITS", "PausedError", "RateGovernor", "RateLimitState"]
 
 #: Requests per minute by plan (the reference's "Rate Limiting"); None is unlimited.
 PLAN_LIMITS: dict[str, int | None] = {"starter": 100, "pro": 500, "business": None}
 
 _EPSILON = 1e-6
+
+
+class PausedError(Exception):
+    """The server asked for a pause (``Retry-After``) longer than the caller is willing to wait."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"paused for {seconds:.0f} s by the server's Retry-After")
+        self.seconds = seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +79,17 @@ class RateGovernor:
         self._server_reset_at = 0.0
         self._lock = anyio.Lock()
 
-    async def acquire(self) -> None:
-        """Wait until a request may start, then count it."""
+    async def acquire(self, *, max_pause: float | None = None) -> None:
+        """Wait until a request may start, then count it.
+
+        Waiting for the budget itself is unbounded (a burst queues; that is the point). A server-imposed pause longer
+        than ``max_pause`` raises :class:`PausedError` at once instead: better to say "wait 5 minutes" than to hang.
+        """
         async with self._lock:
             while (wait := self._wait(self._clock())) > 0:
+                paused_for = self._paused_until - self._clock()
+                if max_pause is not None and paused_for > max_pause:
+                    raise PausedError(paused_for)
                 await self._sleep(wait)
             self._started.append(self._clock())
             if self._server_remaining is not None:

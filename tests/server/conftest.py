@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
 import httpx2
 import pytest
 from mcp import Client
@@ -22,6 +23,10 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 KEY = "sk_sandbox_business"  # unlimited plan: rate limits have their own tests
 
 
+async def _no_wait(seconds: float) -> None:
+    await anyio.lowlevel.checkpoint()
+
+
 @pytest.fixture
 def sandbox_app() -> Starlette:
     return create_app(SandboxConfig(now=NOW, seed=42, enable_admin=True))
@@ -29,13 +34,17 @@ def sandbox_app() -> Starlette:
 
 @pytest.fixture
 def make_server(sandbox_app: Starlette) -> Callable[..., MCPServer[Shop]]:
-    def factory(*, key: str = KEY, timeout: float = 30.0, max_retries: int = 0, **options: Any) -> MCPServer[Shop]:
+    def factory(
+        *, key: str = KEY, timeout: float = 30.0, max_retries: int = 0, instant_retries: bool = True, **options: Any
+    ) -> MCPServer[Shop]:
         options.setdefault("sandbox", True)
+        # Backoff between retries is the client's business and has its own tests; here it need not take real time.
+        sleep = _no_wait if instant_retries else anyio.sleep
 
         def connect() -> HajatekClient:
             return HajatekClient(
                 key, store_id="str_sandbox", base_url="http://sandbox.local/v1", plan="business", timeout=timeout,
-                max_retries=max_retries, transport=httpx2.ASGITransport(app=sandbox_app),
+                max_retries=max_retries, transport=httpx2.ASGITransport(app=sandbox_app), sleep=sleep,
             )  # fmt: skip
 
         return build_server(ServerOptions(**options), connect)
