@@ -30,3 +30,22 @@ def test_the_quickstart_has_exactly_two_commands_and_ci_runs_the_test_one() -> N
 def test_versions_agree() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert pyproject["project"]["version"] == hajatek_mcp.__version__
+
+
+async def test_readme_table_manifest_and_tools_list_name_the_same_tools() -> None:
+    import json
+
+    from mcp import Client
+
+    from hajatek_mcp.api import HajatekClient
+    from hajatek_mcp.server import ServerOptions, build_server
+
+    table = README.split("## Tools", 1)[1].split("\n## ", 1)[0]
+    in_readme = re.findall(r"^\| `(\w+)` \|", table, flags=re.MULTILINE)
+    manifest = json.loads((ROOT / "manifest.json").read_text(encoding="utf-8"))
+    in_manifest = [t["name"] for t in manifest["tools"]]
+    server = build_server(ServerOptions(), lambda: HajatekClient("unused", store_id="str_unused"))
+    async with Client(server) as client:
+        listed = [t.name for t in (await client.list_tools()).tools]
+    assert in_readme == in_manifest == listed
+    assert manifest["version"] == hajatek_mcp.__version__
