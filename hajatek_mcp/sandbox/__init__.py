@@ -1,0 +1,29 @@
+"""A faithful, stateful local Hajatek API for demos and tests (docs/sandbox.md).
+
+``create_app(SandboxConfig(...))`` returns a Starlette app serving the API of docs/api.md under ``/v1``, backed by
+SQLite and seeded with a deterministic Saudi demo store. Use it in process through ``httpx2.ASGITransport`` or run
+it with :func:`serve`. Importing this package does no work: no database, no threads, no uvicorn.
+"""
+
+from __future__ import annotations
+
+from .app import create_app
+from .config import API_KEYS, STORE_ID, SandboxConfig
+from .core import Sandbox
+from .faults import ConnectionDropped, Fault, FaultInjector, FaultMode
+from .server import banner, base_url, serve
+
+__all__ = [
+    "API_KEYS",
+    "STORE_ID",
+    "ConnectionDropped",
+    "Fault",
+    "FaultInjector",
+    "FaultMode",
+    "Sandbox",
+    "SandboxConfig",
+    "banner",
+    "base_url",
+    "create_app",
+    "serve",
+]

@@ -1,0 +1,183 @@
+"""Order rules: the lifecycle table, placing an order (stock out), status changes (stock back on cancel), events.
+
+Functions over an open :class:`~hajatek_mcp.sandbox.db.Transaction`; :class:`~hajatek_mcp.sandbox.store.Store`
+wraps them in transactions. Totals follow docs/api.md: ``subtotal = Σ quantity × price``, ``vat`` = 15 % of
+``subtotal + shipping`` rounded half-up, ``total = subtotal + shipping + vat``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .config import STORE_ID
+from .db import Database, Transaction
+from .errors import Conflict, InvalidTransition, NotFound, ValidationFailed
+from .values import CURRENCY, amount, iso, shipping_for, vat_for
+
+if TYPE_CHECKING:
+    from .store import Store
+
+__all__ = ["FINAL_STATUSES", "ORDER_STATUSES", "PAID_STATUSES", "TRANSITIONS", "attach_items", "get_order", "place"]
+
+ORDER_STATUSES = ("pending", "processing", "shipped", "delivered", "cancelled", "refunded")
+TRANSITIONS: Mapping[str, frozenset[str]] = {
+    "pending": frozenset({"processing", "cancelled"}),
+    "processing": frozenset({"shipped", "cancelled", "refunded"}),
+    "shipped": frozenset({"delivered", "refunded"}),
+    "delivered": frozenset({"refunded"}),
+    "cancelled": frozenset(),
+    "refunded": frozenset(),
+}
+FINAL_STATUSES = frozenset(status for status, targets in TRANSITIONS.items() if not targets)
+PAID_STATUSES = ("processing", "shipped", "delivered")
+MAX_LINES = 20
+MAX_QUANTITY = 100
+
+
+def row_dict(row: sqlite3.Row) -> dict[str, Any]:
+    return {key: row[key] for key in row.keys()}  # noqa: SIM118 -- sqlite3.Row is not iterable by key
+
+
+def _order_json(row: Mapping[str, Any], items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "store_id": STORE_ID,
+        "customer_id": row["customer_id"],
+        "status": row["status"],
+        "currency": CURRENCY,
+        "items": items,
+        "subtotal": amount(row["subtotal"]),
+        "shipping": amount(row["shipping"]),
+        "vat": amount(row["vat"]),
+        "total": amount(row["total"]),
+        "shipping_address": {"city": row["city"], "country": "SA"},
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+def _items_by_order(conn: Database | sqlite3.Connection, order_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    marks = ", ".join("?" * len(order_ids))
+    sql = f"SELECT * FROM order_items WHERE order_id IN ({marks}) ORDER BY order_id, position"  # noqa: S608
+    rows = conn.query(sql, list(order_ids)) if isinstance(conn, Database) else conn.execute(sql, order_ids).fetchall()
+    grouped: dict[str, list[dict[str, Any]]] = {order_id: [] for order_id in order_ids}
+    for item in rows:
+        grouped[item["order_id"]].append(
+            {
+                "product_id": item["product_id"],
+                "name": item["name"],
+                "quantity": item["quantity"],
+                "price": amount(item["price"]),
+            }
+        )
+    return grouped
+
+
+def attach_items(db: Database, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Order rows of one page → order objects with their line items (one query for the page)."""
+    if not rows:
+        return []
+    items = _items_by_order(db, [row["id"] for row in rows])
+    return [_order_json(row, items[row["id"]]) for row in rows]
+
+
+def get_order(db: Database, order_id: str) -> dict[str, Any]:
+    row = db.query_one("SELECT * FROM orders WHERE id = ?", (order_id,))
+    if row is None:
+        raise NotFound(f"Order {order_id} not found.", param="id")
+    return attach_items(db, [row_dict(row)])[0]
+
+
+def _emit_order_event(tx: Transaction, type_: str, order_id: str) -> None:
+    row = tx.conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone()
+    items = _items_by_order(tx.conn, [order_id])[order_id]
+    data = {
+        "order_id": order_id,
+        "store_id": STORE_ID,
+        "total": amount(row["total"]),
+        "currency": CURRENCY,
+        "status": row["status"],
+        "items": items,
+    }
+    tx.emit(type_, data)
+
+
+def place(store: Store, tx: Transaction, customer_id: str, lines: Sequence[tuple[str, int]], city: str | None) -> str:
+    """Insert an order for ``lines`` of ``(product_id, quantity)``; returns its id. Fires ``order.created``."""
+    customer = tx.conn.execute("SELECT * FROM customers WHERE id = ?", (customer_id,)).fetchone()
+    if customer is None:
+        raise NotFound(f"Customer {customer_id} not found.", param="customer_id")
+    if not 1 <= len(lines) <= MAX_LINES:
+        raise ValidationFailed("items", f"An order has 1 to {MAX_LINES} line items.")
+    if len({product_id for product_id, _ in lines}) != len(lines):
+        raise ValidationFailed("items", "Each product may appear once per order; add up the quantities instead.")
+    priced = []
+    for product_id, quantity in lines:
+        product = tx.conn.execute("SELECT * FROM products WHERE id = ?", (product_id,)).fetchone()
+        if product is None:
+            raise NotFound(f"Product {product_id} not found.", param="items")
+        if product["status"] != "active":
+            raise Conflict(f"Product {product_id} is {product['status']}; only active products can be ordered.")
+        if not 1 <= quantity <= MAX_QUANTITY:
+            raise ValidationFailed("items", f"Quantities are integers from 1 to {MAX_QUANTITY}.")
+        if product["stock"] < quantity:
+            raise Conflict(f"Product {product_id} has {product['stock']} in stock, {quantity} ordered.", param="items")
+        priced.append((product, quantity))
+    order_id = f"ord_{store.db.next_id(tx, 'order'):06d}"
+    subtotal = sum(product["price"] * quantity for product, quantity in priced)
+    shipping = shipping_for(subtotal)
+    vat = vat_for(subtotal + shipping)
+    stamp = iso(tx.now)
+    tx.conn.execute(
+        "INSERT INTO orders VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
+        (
+            order_id,
+            customer_id,
+            subtotal,
+            shipping,
+            vat,
+            subtotal + shipping + vat,
+            city or customer["city"],
+            stamp,
+            stamp,
+        ),
+    )
+    tx.conn.executemany(
+        "INSERT INTO order_items VALUES (?, ?, ?, ?, ?, ?)",
+        [(order_id, n, p["id"], p["name"], q, p["price"]) for n, (p, q) in enumerate(priced)],
+    )
+    _emit_order_event(tx, "order.created", order_id)
+    for product, quantity in priced:
+        after = product["stock"] - quantity
+        tx.conn.execute("UPDATE products SET stock = ?, updated_at = ? WHERE id = ?", (after, stamp, product["id"]))
+        store.check_low_stock(tx, product["id"], product["stock"], after)
+    return order_id
+
+
+def set_status(store: Store, tx: Transaction, order_id: str, status: str) -> None:
+    """Move an order to ``status``. The same status is a no-op; cancelling restocks. Fires the events."""
+    row = tx.conn.execute("SELECT status FROM orders WHERE id = ?", (order_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"Order {order_id} not found.", param="id")
+    current: str = row["status"]
+    if current == status:
+        return
+    allowed = TRANSITIONS[current]
+    if status not in allowed:
+        if not allowed:
+            raise InvalidTransition(f"Order {order_id} is {current}, a final status; it cannot change to {status}.")
+        options = " or ".join(sorted(allowed))
+        raise InvalidTransition(f"Order {order_id} is {current}; it can move to {options}, not {status}.")
+    stamp = iso(tx.now)
+    if status == "cancelled":
+        items = tx.conn.execute("SELECT product_id, quantity FROM order_items WHERE order_id = ?", (order_id,))
+        for product_id, quantity in items.fetchall():
+            tx.conn.execute(
+                "UPDATE products SET stock = stock + ?, updated_at = ? WHERE id = ?", (quantity, stamp, product_id)
+            )
+    tx.conn.execute("UPDATE orders SET status = ?, updated_at = ? WHERE id = ?", (status, stamp, order_id))
+    _emit_order_event(tx, "order.updated", order_id)
+    if current == "pending" and status == "processing":
+        _emit_order_event(tx, "payment.completed", order_id)
