@@ -8,10 +8,12 @@ need them, so start-up stays near the MCP SDK's own import cost.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -159,23 +161,11 @@ def _options(args: argparse.Namespace, env: Mapping[str, str]) -> ServerOptions:
     return ServerOptions(read_only=read_only, toolsets=names, sandbox=args.sandbox)
 
 
-def _connector(settings: Settings, *, sandbox: bool) -> Callable[[], HajatekClient]:
-    """A factory for the API client: the real API from settings, or the in-process sandbox."""
+def _connector(settings: Settings, *, sandbox: bool) -> Callable[[], AbstractAsyncContextManager[HajatekClient]]:
+    """Opens the API client: the real API from settings, or the in-process sandbox (kept in the data dir)."""
     if sandbox:
-        import httpx2  # noqa: PLC0415
-
-        from hajatek_mcp.sandbox import SandboxConfig, create_app  # noqa: PLC0415  # only --sandbox pays for it
-
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        app = create_app(SandboxConfig(db_path=str(settings.data_dir / "sandbox.db")))
-
-        def sandbox_client() -> HajatekClient:
-            return HajatekClient(
-                SANDBOX_KEY, store_id=SANDBOX_STORE, base_url="http://sandbox.local/v1", plan="pro",
-                transport=httpx2.ASGITransport(app=app),
-            )  # fmt: skip
-
-        return sandbox_client
+        return functools.partial(_sandbox_client, settings.data_dir / "sandbox.db")
     key, store_id = settings.require_api_credentials()
 
     def api_client() -> HajatekClient:
@@ -185,6 +175,20 @@ def _connector(settings: Settings, *, sandbox: bool) -> Callable[[], HajatekClie
         )  # fmt: skip
 
     return api_client
+
+
+@asynccontextmanager
+async def _sandbox_client(db_path: Path) -> AsyncIterator[HajatekClient]:
+    import httpx2  # noqa: PLC0415
+
+    from hajatek_mcp.sandbox import SandboxConfig, create_app  # noqa: PLC0415  # only --sandbox pays for it
+
+    app = create_app(SandboxConfig(db_path=str(db_path)))
+    async with app.state.sandbox, HajatekClient(
+        SANDBOX_KEY, store_id=SANDBOX_STORE, base_url="http://sandbox.local/v1", plan="pro",
+        transport=httpx2.ASGITransport(app=app),
+    ) as client:  # fmt: skip
+        yield client
 
 
 def _serve(server: MCPServer[Shop], args: argparse.Namespace) -> int:
@@ -197,7 +201,7 @@ def _serve(server: MCPServer[Shop], args: argparse.Namespace) -> int:
     return 0
 
 
-async def _check(connect: Callable[[], HajatekClient]) -> int:
+async def _check(connect: Callable[[], AbstractAsyncContextManager[HajatekClient]]) -> int:
     async with connect() as client:
         try:
             store = await client.get_store()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
@@ -87,8 +87,14 @@ def _tool(spec: ToolSpec) -> Tool:
     return tool
 
 
-def build_server(options: ServerOptions, connect: Callable[[], HajatekClient]) -> MCPServer[Shop]:
-    """The MCP server for one store. ``connect`` makes the API client; the lifespan owns and closes it."""
+def build_server(
+    options: ServerOptions, connect: Callable[[], AbstractAsyncContextManager[HajatekClient]]
+) -> MCPServer[Shop]:
+    """The MCP server for one store.
+
+    ``connect`` opens the API client (a ``HajatekClient`` is its own context manager); the lifespan owns it and
+    closes it, and whatever stands behind it, on shutdown.
+    """
 
     ref = ShopRef()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,8 +28,10 @@ async def _no_wait(seconds: float) -> None:
 
 
 @pytest.fixture
-def sandbox_app() -> Starlette:
-    return create_app(SandboxConfig(now=NOW, seed=42, enable_admin=True))
+def sandbox_app() -> Iterator[Starlette]:
+    app = create_app(SandboxConfig(now=NOW, seed=42, enable_admin=True))
+    yield app
+    app.state.sandbox.store.close()
 
 
 @pytest.fixture
