@@ -96,10 +96,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = args.log_level or env.get("HAJATEK_LOG_LEVEL", "").upper() or "WARNING"
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return _COMMANDS[args.command](args, env)
+        return _run(args, env)
     except SettingsError as exc:
         print(f"hajatek-mcp: {exc}", file=sys.stderr)
         return 2
+
+
+def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    try:
+        return _COMMANDS[args.command](args, env)
+    except* BrokenPipeError:  # `hajatek-mcp tools | head`: the reader left, which is not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
 
 
 def _cmd_check(args: argparse.Namespace, env: Mapping[str, str]) -> int:
