@@ -45,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     store.add_argument("--sandbox", action="store_true", help="use the embedded sandbox store (no account needed)")
     store.add_argument("--read-only", action="store_true", default=None,
                        help="register no tool that changes the store (env HAJATEK_READ_ONLY)")  # fmt: skip
+    store.add_argument("--confirm", choices=["auto", "token", "none"],
+                       help="how destructive changes are confirmed: auto (ask the user when the client can, else a "
+                       "single-use token; default), token, or none (trust the host's own approval; env "
+                       "HAJATEK_CONFIRM)")  # fmt: skip
+    store.add_argument("--redact-pii", action="store_true", default=None,
+                       help="mask customer emails and phones in all output (env HAJATEK_REDACT_PII)")  # fmt: skip
     store.add_argument("--toolsets", metavar="LIST",
                        help=f"comma-separated subset of {','.join(TOOLSETS)} (env HAJATEK_TOOLSETS)")  # fmt: skip
 
@@ -61,6 +67,15 @@ def _parser() -> argparse.ArgumentParser:
                        help="stdio (default, for Claude Desktop), streamable-http (endpoint /mcp) or sse")  # fmt: skip
     serve.add_argument("--host", default="127.0.0.1", help="HTTP interface (default 127.0.0.1, loopback only)")
     serve.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
+    serve.add_argument("--auth-token", help="require 'Authorization: Bearer TOKEN' on HTTP (prefer the env "
+                       "HAJATEK_MCP_AUTH_TOKEN: command lines are visible to other users)")  # fmt: skip
+    serve.add_argument("--allowed-host", action="append", metavar="HOST",
+                       help="Host header to accept besides loopback (repeatable; HAJATEK_ALLOWED_HOSTS)")  # fmt: skip
+    serve.add_argument("--allowed-origin", action="append", metavar="ORIGIN",
+                       help="browser Origin to accept (repeatable; env HAJATEK_ALLOWED_ORIGINS)")  # fmt: skip
+    serve.add_argument("--dangerously-allow-unauthenticated", action="store_true",
+                       help="serve a non-loopback address WITHOUT an auth token (anyone who reaches the port can "
+                       "act on the store)")  # fmt: skip
 
     sub.add_parser("tools", parents=[store], help="list the tools this configuration offers")
     call = sub.add_parser("call", parents=[store], help="call one tool through an MCP client and print the result")
@@ -125,25 +140,54 @@ def _cmd_demo(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return anyio.run(run_demo, build_server(ServerOptions(sandbox=True), connect))
 
 
-def _server(args: argparse.Namespace, env: Mapping[str, str]) -> MCPServer[Shop]:
-    return build_server(_options(args, env), _connector(Settings.from_env(env), sandbox=args.sandbox))
+def _settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settings:
+    """HAJATEK_* from the environment, overridden by the flags that were given."""
+    return Settings.from_env(
+        env,
+        confirm=getattr(args, "confirm", None),
+        redact_pii=getattr(args, "redact_pii", None),
+        mcp_auth_token=getattr(args, "auth_token", None),
+        allowed_hosts=getattr(args, "allowed_host", None),
+        allowed_origins=getattr(args, "allowed_origin", None),
+    )
+
+
+def _server(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) -> MCPServer[Shop]:
+    return build_server(_options(args, settings, env), _connector(settings, sandbox=args.sandbox))
 
 
 def _cmd_tools(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from hajatek_mcp.scripting import print_tools  # noqa: PLC0415
 
-    return anyio.run(print_tools, _server(args, env))
+    return anyio.run(print_tools, _server(args, _settings(args, env), env))
 
 
 def _cmd_call(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from hajatek_mcp.scripting import call_tool, parse_arguments  # noqa: PLC0415
 
     arguments = parse_arguments(args.arguments, args.json_args)
-    return anyio.run(call_tool, _server(args, env), args.tool, arguments)
+    return anyio.run(call_tool, _server(args, _settings(args, env), env), args.tool, arguments)
 
 
 def _cmd_serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    return _serve(_server(args, env), args)
+    settings = _settings(args, env)
+    if args.transport == "stdio":
+        _server(args, settings, env).run("stdio")
+        return 0
+    from hajatek_mcp.server.http import HttpSecurity, check_bind, serve_http  # noqa: PLC0415
+
+    security = HttpSecurity(
+        auth_token=settings.mcp_auth_token,
+        allowed_hosts=tuple(settings.allowed_hosts),
+        allowed_origins=tuple(settings.allowed_origins),
+        allow_unauthenticated_remote=args.dangerously_allow_unauthenticated,
+    )
+    check_bind(args.host, security)  # before anything starts: a refused bind changes nothing
+    server = _server(args, settings, env)
+    path = "/mcp" if args.transport == "streamable-http" else "/sse"
+    print(f"hajatek-mcp: serving MCP over {args.transport} on http://{args.host}:{args.port}{path}", file=sys.stderr)
+    serve_http(server, args.transport, host=args.host, port=args.port, security=security)
+    return 0
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Mapping[str, str]], int]] = {
@@ -156,7 +200,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Mapping[str, str]], int]] = {
 }
 
 
-def _options(args: argparse.Namespace, env: Mapping[str, str]) -> ServerOptions:
+def _options(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) -> ServerOptions:
     read_only = args.read_only if args.read_only is not None else env.get("HAJATEK_READ_ONLY", "").lower() in _TRUE
     raw = args.toolsets or env.get("HAJATEK_TOOLSETS", "")
     names = frozenset(n.strip() for n in raw.split(",") if n.strip()) or frozenset(TOOLSETS)
@@ -166,7 +210,16 @@ def _options(args: argparse.Namespace, env: Mapping[str, str]) -> ServerOptions:
             f"HAJATEK_TOOLSETS / --toolsets has unknown names {', '.join(sorted(unknown))}: "
             f"choose from {','.join(TOOLSETS)}."
         )
-    return ServerOptions(read_only=read_only, toolsets=names, sandbox=args.sandbox)
+    return ServerOptions(
+        read_only=read_only,
+        toolsets=names,
+        sandbox=args.sandbox,
+        confirm=settings.confirm,
+        confirm_ttl=settings.confirm_ttl,
+        price_cut_guard=settings.price_cut_guard,
+        redact_pii=settings.redact_pii,
+        state_dir=settings.data_dir,
+    )
 
 
 def _connector(settings: Settings, *, sandbox: bool) -> Callable[[], AbstractAsyncContextManager[HajatekClient]]:
@@ -197,16 +250,6 @@ async def _sandbox_client(db_path: Path) -> AsyncIterator[HajatekClient]:
         transport=httpx2.ASGITransport(app=app),
     ) as client:  # fmt: skip
         yield client
-
-
-def _serve(server: MCPServer[Shop], args: argparse.Namespace) -> int:
-    if args.transport == "stdio":
-        server.run("stdio")
-    else:
-        print(f"hajatek-mcp: serving MCP over {args.transport} on http://{args.host}:{args.port}"
-              f"{'/mcp' if args.transport == 'streamable-http' else '/sse'}", file=sys.stderr)  # fmt: skip
-        server.run(args.transport, host=args.host, port=args.port)
-    return 0
 
 
 async def _check(connect: Callable[[], AbstractAsyncContextManager[HajatekClient]]) -> int:

@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -33,6 +33,13 @@ _FIXES: dict[str, str] = {
     "timeout": "use a number of seconds, e.g. 30",
     "max_retries": "use a whole number from 0 to 10, e.g. 3",
     "rate_limit": "use a whole number of requests per minute, or leave it empty to follow the plan",
+    "confirm": "use auto (ask the user when the client can, else a confirmation token), token, or none",
+    "confirm_ttl": "use a number of seconds from 30 to 3600, e.g. 300",
+    "price_cut_guard": "use a share between 0 and 1, e.g. 0.5 to confirm price cuts of more than half",
+    "redact_pii": "use true or false",
+    "mcp_auth_token": "use a long random string (at least 32 characters), e.g. from `openssl rand -hex 32`",
+    "allowed_hosts": "use a comma-separated list of host names, e.g. mcp.example.com,mcp.example.com:443",
+    "allowed_origins": "use a comma-separated list of origins, e.g. https://chatgpt.com",
 }
 
 
@@ -64,6 +71,27 @@ class Settings(BaseModel):
     timeout: float = Field(default=30.0, gt=0, le=300, description="HAJATEK_TIMEOUT: seconds per request")
     max_retries: int = Field(default=3, ge=0, le=10, description="HAJATEK_MAX_RETRIES")
     rate_limit: int | None = Field(default=None, ge=1, description="HAJATEK_RATE_LIMIT: requests/min override")
+    confirm: Literal["auto", "token", "none"] = Field(default="auto", description="HAJATEK_CONFIRM")
+    confirm_ttl: float = Field(default=300.0, ge=30, le=3600, description="HAJATEK_CONFIRM_TTL: token lifetime (s)")
+    price_cut_guard: float = Field(default=0.5, gt=0, le=1, description="HAJATEK_PRICE_CUT_GUARD")
+    redact_pii: bool = Field(default=False, description="HAJATEK_REDACT_PII: mask customer emails and phones")
+    mcp_auth_token: SecretStr | None = Field(default=None, description="HAJATEK_MCP_AUTH_TOKEN: HTTP bearer token")
+    allowed_hosts: list[str] = Field(default_factory=list, description="HAJATEK_ALLOWED_HOSTS")
+    allowed_origins: list[str] = Field(default_factory=list, description="HAJATEK_ALLOWED_ORIGINS")
+
+    @field_validator("allowed_hosts", "allowed_origins", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("mcp_auth_token")
+    @classmethod
+    def _long_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("too short to resist guessing")
+        return value
 
     @field_validator("base_url")
     @classmethod

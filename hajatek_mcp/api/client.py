@@ -35,6 +35,7 @@ from hajatek_mcp.api.errors import (
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
+    NotFoundError,
     RateLimitError,
     status_error_class,
 )
@@ -169,6 +170,16 @@ class HajatekClient:
     ) -> Page[Product]:
         params = {"page": page, "limit": limit, "category": category, "search": search}
         return _page(Product, "products", await self.request("GET", "/products", params=params))
+
+    async def find_product(self, product_id: str) -> Product:
+        """One product by id. The API has no ``GET /products/{id}``, so this walks the listing (100 per request).
+
+        Raises :class:`~hajatek_mcp.api.errors.NotFoundError` when no product has that id.
+        """
+        async for product in self.iterate(self.list_products):
+            if product.id == product_id:
+                return product
+        raise NotFoundError(f"Product {product_id} not found", status_code=404, code="not_found", param="product_id")
 
     async def create_product(self, product: ProductCreate) -> Product:
         body = product.model_dump(exclude_none=True)

@@ -6,7 +6,6 @@ and a lifespan that opens the API client and closes it on shutdown. Nothing runs
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -17,6 +16,9 @@ from mcp.server.mcpserver.tools import Tool
 from hajatek_mcp import __version__
 from hajatek_mcp.api import HajatekClient
 from hajatek_mcp.server import prompts, resources
+from hajatek_mcp.server.audit import AuditLog
+from hajatek_mcp.server.confirmations import ConfirmationStore
+from hajatek_mcp.server.guards import CONFIRM_HINT
 from hajatek_mcp.server.state import TOOLSETS, ServerOptions, Shop, ShopRef
 from hajatek_mcp.server.tools import TOOLS, ToolSpec
 
@@ -44,6 +46,8 @@ def _instructions(options: ServerOptions) -> str:
     ]
     if options.read_only:
         lines.append("Read-only mode: nothing can be changed.")
+    elif options.confirm != "none":
+        lines.append(CONFIRM_HINT)
     if options.sandbox:
         lines.append("This is the SANDBOX demo store, not a live shop: changes affect no real customer.")
     return "\n".join(lines)
@@ -79,7 +83,7 @@ def _slim(schema: Any) -> None:
 
 def _tool(spec: ToolSpec) -> Tool:
     tool = Tool.from_function(
-        spec.fn, name=spec.name, title=spec.title, description=inspect.cleandoc(spec.fn.__doc__ or ""),
+        spec.fn, name=spec.name, title=spec.title, description=" ".join((spec.fn.__doc__ or "").split()),
         annotations=spec.annotations,
     )  # fmt: skip
     _slim(tool.parameters)
@@ -100,13 +104,24 @@ def build_server(
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Shop]) -> AsyncIterator[Shop]:
-        async with connect() as client:
-            shop = Shop(client=client, options=options)
-            ref.set(shop)
-            try:
-                yield shop
-            finally:
-                ref.set(None)
+        state = options.state_dir
+        if state is not None:
+            state.mkdir(parents=True, exist_ok=True)
+        audit = AuditLog(state / "audit.db" if state else None, clock=options.clock)
+        confirmations = ConfirmationStore(
+            state / "confirmations.db" if state else None, ttl=options.confirm_ttl, clock=options.clock
+        )
+        try:
+            async with connect() as client:
+                shop = Shop(client=client, options=options, audit=audit, confirmations=confirmations)
+                ref.set(shop)
+                try:
+                    yield shop
+                finally:
+                    ref.set(None)
+        finally:
+            audit.close()
+            confirmations.close()
 
     server: MCPServer[Shop] = MCPServer(
         "hajatek",

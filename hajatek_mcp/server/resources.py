@@ -107,6 +107,11 @@ def register(server: MCPServer[Shop], options: ServerOptions, ref: ShopRef) -> N
         summary = await read(ref.get().client.get_analytics_summary("30d"))
         return sandboxed(AnalyticsView.of(summary).model_dump(mode="json"))
 
+    @server.resource("hajatek://audit", name="audit", title="Audit log", mime_type=_JSON,
+                     description="The latest 50 write attempts: tool, arguments, outcome, confirmation.")  # fmt: skip
+    def audit() -> str:
+        return compact_json({"entries": ref.get().audit.recent(50)})
+
     @server.completion()  # type: ignore[no-untyped-call, untyped-decorator]  # the SDK leaves it unannotated
     async def complete(
         reference: PromptReference | ResourceTemplateReference,

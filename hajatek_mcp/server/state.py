@@ -6,14 +6,19 @@ does not appear in the tool's input schema.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final
+from pathlib import Path
+from typing import Final, Literal
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import BaseModel
 
 from hajatek_mcp.api import HajatekClient
+from hajatek_mcp.server.audit import AuditLog
+from hajatek_mcp.server.confirmations import ConfirmationStore
 from hajatek_mcp.server.views import tool_result
 
 __all__ = ["TOOLSETS", "ServerOptions", "Shop", "ShopRef", "current_shop"]
@@ -29,6 +34,16 @@ class ServerOptions:
     read_only: bool = False
     toolsets: frozenset[str] = field(default_factory=lambda: frozenset(TOOLSETS))
     sandbox: bool = False
+    confirm: Literal["auto", "token", "none"] = "auto"
+    """How destructive changes are confirmed (see :mod:`hajatek_mcp.server.guards`)."""
+    confirm_ttl: float = 300.0
+    price_cut_guard: float = 0.5
+    """A price cut by more than this share needs confirmation."""
+    redact_pii: bool = False
+    state_dir: Path | None = None
+    """Where the audit log and confirmation tokens live (SQLite); None keeps them in memory."""
+    clock: Callable[[], float] = time.time
+    """Wall clock for token expiry and audit times (tests inject a fake)."""
 
     def __post_init__(self) -> None:
         unknown = self.toolsets - set(TOOLSETS)
@@ -40,10 +55,12 @@ class ServerOptions:
 
 @dataclass
 class Shop:
-    """The store a tool acts on: the API client plus how the server was started."""
+    """The store a tool acts on: the API client, how the server was started, and its durable state."""
 
     client: HajatekClient
     options: ServerOptions
+    audit: AuditLog
+    confirmations: ConfirmationStore
 
     def result(self, view: BaseModel, note: str | None = None) -> CallToolResult:
         """A tool result for ``view``; on the sandbox, the text says so."""

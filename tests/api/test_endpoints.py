@@ -11,6 +11,7 @@ from hajatek_mcp.api import (
     AnalyticsSummary,
     APIResponseValidationError,
     HajatekClient,
+    NotFoundError,
     Order,
     ProductCreate,
     ProductUpdate,
@@ -202,3 +203,19 @@ async def test_requests_carry_a_timeout(api: ScriptedAPI, make_client: Callable[
     timeout = api.requests[0].extensions["timeout"]
     assert timeout["read"] == 7.5
     assert timeout["connect"] == 7.5
+
+
+async def test_find_product_walks_the_listing_because_the_api_has_no_get_by_id(
+    api: ScriptedAPI, make_client: Callable[..., HajatekClient]
+) -> None:
+    def listing(n: int, ids: list[str], has_more: bool) -> object:
+        items = [{**PRODUCT, "id": i} for i in ids]
+        return reply(200, {"products": items, "page": n, "limit": 100, "total": 3, "has_more": has_more})
+
+    api.then(listing(1, ["prod_a", "prod_b"], True), listing(2, ["prod_c"], False), listing(1, ["prod_a"], False))
+    async with make_client() as client:
+        found = await client.find_product("prod_c")
+        with pytest.raises(NotFoundError, match="prod_x not found"):
+            await client.find_product("prod_x")
+    assert found.id == "prod_c"
+    assert [r.url.params["page"] for r in api.requests] == ["1", "2", "1"]

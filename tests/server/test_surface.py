@@ -84,7 +84,7 @@ def test_unknown_toolsets_are_refused() -> None:
 async def test_static_resources(connect: Connect) -> None:
     async with connect() as client:
         uris = {str(r.uri) for r in (await client.list_resources()).resources}
-        assert uris == {"hajatek://store", "hajatek://catalog", "hajatek://analytics"}
+        assert uris == {"hajatek://store", "hajatek://catalog", "hajatek://analytics", "hajatek://audit"}
         store = json.loads(_text(await client.read_resource("hajatek://store")))
         catalog = json.loads(_text(await client.read_resource("hajatek://catalog")))
         analytics = json.loads(_text(await client.read_resource("hajatek://analytics")))

@@ -76,8 +76,10 @@ async def test_create_then_update_a_product(connect: Connect) -> None:
         updated = await client.call_tool("update_product", {"product_id": product["id"], "price": 299.99, "stock": 12})
         assert not updated.is_error, text(updated)
         assert updated.structured_content is not None
-        assert (updated.structured_content["price"], updated.structured_content["stock"]) == (299.99, 12)
-        assert updated.structured_content["name"] == "Cambodian Oud Oil 3ml"
+        assert updated.structured_content["outcome"] == "done", "a small price change needs no confirmation"
+        changed = updated.structured_content["result"]
+        assert (changed["price"], changed["stock"]) == (299.99, 12)
+        assert changed["name"] == "Cambodian Oud Oil 3ml"
 
 
 async def test_bad_arguments_name_the_field(connect: Connect) -> None:
@@ -113,17 +115,21 @@ async def test_a_duplicate_sku_is_a_conflict(connect: Connect) -> None:
         assert "409" in text(again)
 
 
-async def test_delete_product_refuses_until_it_can_ask_the_merchant(connect: Connect) -> None:
+async def test_delete_product_without_a_yes_only_previews(connect: Connect) -> None:
     async with connect() as client:
         listing = await client.call_tool("list_products", {"limit": 1})
         assert listing.structured_content is not None
-        product_id = listing.structured_content["products"][0]["id"]
-        result = await client.call_tool("delete_product", {"product_id": product_id})
-        assert result.is_error
-        assert "Nothing was deleted" in text(result)
-        still = await client.call_tool("list_products", {"search": listing.structured_content["products"][0]["name"]})
+        product = listing.structured_content["products"][0]
+        result = await client.call_tool("delete_product", {"product_id": product["id"]})
+        assert not result.is_error
+        preview = result.structured_content
+        assert preview is not None
+        assert preview["outcome"] == "confirmation_required"
+        assert product["name"] in preview["preview"]
+        assert preview["confirm_token"].startswith("cfm_")
+        still = await client.call_tool("list_products", {"search": product["sku"]})
         assert still.structured_content is not None
-        assert product_id in {p["id"] for p in still.structured_content["products"]}
+        assert product["id"] in {p["id"] for p in still.structured_content["products"]}
 
 
 async def test_list_orders_by_status_and_get_order(connect: Connect) -> None:
@@ -152,21 +158,23 @@ async def test_an_order_moves_forward_and_an_illegal_move_is_explained(connect: 
         moved = await client.call_tool("update_order_status", {"order_id": order_id, "status": "processing"})
         assert not moved.is_error, text(moved)
         assert moved.structured_content is not None
-        assert moved.structured_content["status"] == "processing"
+        assert moved.structured_content["result"]["status"] == "processing"
         illegal = await client.call_tool("update_order_status", {"order_id": order_id, "status": "delivered"})
         assert illegal.is_error
         assert "409" in text(illegal)
 
 
-async def test_cancel_and_refund_are_refused_and_change_nothing(connect: Connect) -> None:
+async def test_cancel_and_refund_without_a_yes_only_preview(connect: Connect) -> None:
     async with connect() as client:
         listing = await client.call_tool("list_orders", {"status": "processing", "limit": 1})
         assert listing.structured_content is not None
         order_id = listing.structured_content["orders"][0]["id"]
         for status in ("cancelled", "refunded"):
             result = await client.call_tool("update_order_status", {"order_id": order_id, "status": status})
-            assert result.is_error
-            assert "Nothing was changed" in text(result)
+            assert not result.is_error
+            assert result.structured_content is not None
+            assert result.structured_content["outcome"] == "confirmation_required"
+            assert order_id in result.structured_content["preview"]
         after = await client.call_tool("get_order", {"order_id": order_id})
         assert after.structured_content is not None
         assert after.structured_content["status"] == "processing"

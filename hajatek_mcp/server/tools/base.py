@@ -1,38 +1,14 @@
-"""What every tool module shares: :class:`ToolSpec` and the :func:`upstream` error boundary.
-
-:func:`upstream` is the single place where an API error becomes a tool error the model can read (``is_error`` with
-the message: what happened, what to do next).
-"""
+"""What every tool module shares: :class:`ToolSpec`, the metadata the registry publishes for a tool."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
-from hajatek_mcp.api import HajatekError
-
-__all__ = ["ToolSpec", "upstream"]
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def upstream(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Turn :class:`HajatekError` (and bad-input ``ValueError`` from the client) into :class:`ToolError`."""
-
-    @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await fn(*args, **kwargs)
-        except HajatekError as exc:
-            raise ToolError(str(exc)) from exc
-
-    return wrapper
+__all__ = ["ToolSpec"]
 
 
 @dataclass(frozen=True)

@@ -4,15 +4,36 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp.server.mcpserver import Resolve
+from mcp.server.mcpserver import ElicitationResult, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
 from hajatek_mcp.api import ProductCreate, ProductUpdate
+from hajatek_mcp.server.errors import upstream
+from hajatek_mcp.server.guards import (
+    Confirm,
+    Guarded,
+    Plan,
+    ask_delete_product,
+    ask_update_product,
+    guarded,
+    plan_delete_product,
+    plan_update_product,
+    unguarded_write,
+)
 from hajatek_mcp.server.state import Shop, current_shop
-from hajatek_mcp.server.tools.base import ToolSpec, upstream
-from hajatek_mcp.server.tools.params import Category, Limit, PageNumber, Price, ProductId, ProductStatus, Stock
+from hajatek_mcp.server.tools.base import ToolSpec
+from hajatek_mcp.server.tools.params import (
+    Category,
+    ConfirmToken,
+    Limit,
+    PageNumber,
+    Price,
+    ProductId,
+    ProductStatus,
+    Stock,
+)
 from hajatek_mcp.server.views import DeletedView, ProductPage, ProductView
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -52,17 +73,18 @@ async def create_product(
     status: ProductStatus = "active",
 ) -> Annotated[CallToolResult, ProductView]:
     """Add a product to the catalog. Not idempotent: if a call fails with an unknown outcome, search for it first."""
-    product = await shop.client.create_product(
-        ProductCreate(
-            name=name,
-            price=price,
-            category=category,
-            stock=stock,
-            name_ar=name_ar,
-            description=description,
-            sku=sku,
-            status=status,
-        )
+    new = ProductCreate(
+        name=name,
+        price=price,
+        category=category,
+        stock=stock,
+        name_ar=name_ar,
+        description=description,
+        sku=sku,
+        status=status,
+    )
+    product = await unguarded_write(
+        shop, "create_product", new.model_dump(mode="json", exclude_none=True), lambda: shop.client.create_product(new)
     )
     return shop.result(ProductView.of(product))
 
@@ -70,6 +92,8 @@ async def create_product(
 @upstream
 async def update_product(
     shop: Annotated[Shop, Resolve(current_shop)],
+    plan: Annotated[Plan, Resolve(plan_update_product)],
+    answer: Annotated[ElicitationResult[Confirm], Resolve(ask_update_product)],
     *,
     product_id: ProductId,
     name: Name | None = None,
@@ -80,8 +104,10 @@ async def update_product(
     description: Description | None = None,
     sku: Sku | None = None,
     status: ProductStatus | None = None,
-) -> Annotated[CallToolResult, ProductView]:
-    """Change a product's fields; only the fields you pass change. Returns the updated product."""
+    confirm_token: ConfirmToken | None = None,
+) -> Annotated[CallToolResult, Guarded[ProductView]]:
+    """Change a product's fields; only those you pass change. Cutting the price by more than half or setting stock to
+    0 needs the merchant's confirmation (elicitation, or a preview with a confirm_token to pass back)."""
     fields = {
         "name": name, "price": price, "category": category, "stock": stock, "name_ar": name_ar,
         "description": description, "sku": sku, "status": status,
@@ -89,19 +115,36 @@ async def update_product(
     changes = {k: v for k, v in fields.items() if v is not None}
     if not changes:
         raise ToolError("Nothing to change: pass at least one field (name, price, category, stock, status, ...).")
-    product = await shop.client.update_product(product_id, ProductUpdate.model_validate(changes))
-    return shop.result(ProductView.of(product))
+    update = ProductUpdate.model_validate(changes)
+    arguments = {"product_id": product_id, **update.model_dump(mode="json", exclude_none=True)}
+
+    async def execute() -> ProductView:
+        return ProductView.of(await shop.client.update_product(product_id, update))
+
+    return await guarded(
+        shop, "update_product", arguments, plan=plan, answer=answer, confirm_token=confirm_token, execute=execute
+    )
 
 
 @upstream
 async def delete_product(
-    shop: Annotated[Shop, Resolve(current_shop)], product_id: ProductId
-) -> Annotated[CallToolResult, DeletedView]:
-    """Delete a product from the catalog (past orders keep their lines). Needs the merchant's confirmation."""
-    raise ToolError(
-        f"Deleting {product_id} needs the merchant's confirmation, which this server version cannot ask for yet. "
-        "Nothing was deleted. Ask the merchant to delete it in the Hajatek dashboard, or set its status to "
-        "'archived' with update_product to hide it."
+    shop: Annotated[Shop, Resolve(current_shop)],
+    plan: Annotated[Plan, Resolve(plan_delete_product)],
+    answer: Annotated[ElicitationResult[Confirm], Resolve(ask_delete_product)],
+    *,
+    product_id: ProductId,
+    confirm_token: ConfirmToken | None = None,
+) -> Annotated[CallToolResult, Guarded[DeletedView]]:
+    """Delete a product (past orders keep their lines). Always needs the merchant's confirmation: they are asked, or
+    the first call returns a preview and a confirm_token to pass in a second identical call once they agree."""
+
+    async def execute() -> DeletedView:
+        deleted = await shop.client.delete_product(product_id)
+        return DeletedView(id=deleted.id, deleted=deleted.deleted)
+
+    arguments = {"product_id": product_id}
+    return await guarded(
+        shop, "delete_product", arguments, plan=plan, answer=answer, confirm_token=confirm_token, execute=execute
     )
 
 

@@ -15,8 +15,9 @@ from mcp.types import CallToolResult, EmbeddedResource, TextContent, TextResourc
 from pydantic import Field
 
 from hajatek_mcp.api import Order
+from hajatek_mcp.server.errors import upstream
 from hajatek_mcp.server.state import Shop, current_shop
-from hajatek_mcp.server.tools.base import ToolSpec, upstream
+from hajatek_mcp.server.tools.base import ToolSpec
 from hajatek_mcp.server.tools.params import OrderStatus
 from hajatek_mcp.server.views import Money, View, compact_json
 

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp.server.mcpserver import Resolve
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver import ElicitationResult, Resolve
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from hajatek_mcp.server.errors import upstream
+from hajatek_mcp.server.guards import Confirm, Guarded, Plan, ask_order_status, guarded, plan_order_status
 from hajatek_mcp.server.state import Shop, current_shop
-from hajatek_mcp.server.tools.base import ToolSpec, upstream
-from hajatek_mcp.server.tools.params import Limit, OrderId, OrderStatus, PageNumber
+from hajatek_mcp.server.tools.base import ToolSpec
+from hajatek_mcp.server.tools.params import ConfirmToken, Limit, OrderId, OrderStatus, PageNumber
 from hajatek_mcp.server.views import OrderDetail, OrderPage, OrderRow
-
-#: Status changes that need the merchant's confirmation (money or goods go back).
-GUARDED_STATUSES = frozenset({"cancelled", "refunded"})
 
 
 @upstream
@@ -46,17 +44,24 @@ async def get_order(
 @upstream
 async def update_order_status(
     shop: Annotated[Shop, Resolve(current_shop)],
+    plan: Annotated[Plan, Resolve(plan_order_status)],
+    answer: Annotated[ElicitationResult[Confirm], Resolve(ask_order_status)],
+    *,
     order_id: OrderId,
     status: OrderStatus,
     note: Annotated[str | None, Field(max_length=500, description="reason, kept on the order")] = None,
-) -> Annotated[CallToolResult, OrderDetail]:
-    """Move an order along pending→processing→shipped→delivered. get_order shows allowed_next first."""
-    if status in GUARDED_STATUSES:
-        raise ToolError(
-            f"Setting {order_id} to '{status}' needs the merchant's confirmation, which this server version cannot "
-            "ask for yet. Nothing was changed. Ask the merchant to do it in the Hajatek dashboard."
-        )
-    return shop.result(OrderDetail.of(await shop.client.update_order_status(order_id, status, note=note)))
+    confirm_token: ConfirmToken | None = None,
+) -> Annotated[CallToolResult, Guarded[OrderDetail]]:
+    """Move an order along pending→processing→shipped→delivered (get_order shows allowed_next). Cancelling or
+    refunding needs the merchant's confirmation: they are asked, or you get a preview and a confirm_token."""
+    arguments = {"order_id": order_id, "status": status, "note": note}
+
+    async def execute() -> OrderDetail:
+        return OrderDetail.of(await shop.client.update_order_status(order_id, status, note=note))
+
+    return await guarded(
+        shop, "update_order_status", arguments, plan=plan, answer=answer, confirm_token=confirm_token, execute=execute
+    )
 
 
 TOOLS = (
@@ -65,4 +70,4 @@ TOOLS = (
     ToolSpec(update_order_status, "orders", "Update order status", read_only=False, destructive=True, idempotent=True),
 )
 
-__all__ = ["GUARDED_STATUSES", "TOOLS", "OrderRow"]
+__all__ = ["TOOLS"]

@@ -12,6 +12,7 @@ from hajatek_mcp.api.models import AnalyticsPeriod, OrderStatus, ProductStatus
 __all__ = [
     "AnalyticsPeriod",
     "Category",
+    "ConfirmToken",
     "Limit",
     "OrderId",
     "OrderStatus",
@@ -33,3 +34,6 @@ Price = Annotated[
     WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": 1000000, "description": "SAR, 2 decimals"}),
 ]
 Stock = Annotated[int, Field(ge=0, le=1_000_000, description="units on hand")]
+ConfirmToken = Annotated[
+    str, Field(pattern=r"^cfm_[A-Za-z0-9_-]{20,64}$", description="from a preview; omit on the first call")
+]

@@ -1,0 +1,304 @@
+"""Confirmation guards: the one place that says which writes need a human's yes, and how it is obtained.
+
+Guarded (the policy, :func:`plan_delete_product`, :func:`plan_order_status`, :func:`plan_update_product`):
+
+- ``delete_product``, always;
+- ``update_order_status`` to ``cancelled`` or ``refunded`` (goods or money go back);
+- ``update_product`` when it cuts the price by more than ``price_cut_guard`` (default 50 %) or sets stock to zero.
+
+How a yes is obtained, per request (``--confirm``):
+
+- ``auto``: when the client can elicit, the user is asked (``Resolve(Elicit(...))``, so it works in both protocol
+  eras); otherwise the preview-and-token path;
+- ``token``: the first call changes nothing and returns a preview and a single-use ``confirm_token`` bound to the
+  tool, the exact arguments and the target's state; the second call carrying it executes;
+- ``none``: the host's own approval prompt is trusted.
+
+Every attempt and outcome goes to the audit log. Resolvers here run before the tool body: a plan resolver reads the
+target's current state, an ask resolver decides whether to elicit.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Annotated, Any, Generic, Literal, ParamSpec, TypeVar
+
+from mcp.server.mcpserver import (
+    AcceptedElicitation,
+    CancelledElicitation,
+    Context,
+    DeclinedElicitation,
+    Elicit,
+    ElicitationResult,
+    Resolve,
+)
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult
+from pydantic import BaseModel, Field
+
+from hajatek_mcp.api import HajatekError, Order, Product
+from hajatek_mcp.server.audit import ConfirmPath
+from hajatek_mcp.server.confirmations import ConfirmationError, fingerprint
+from hajatek_mcp.server.safety import clean
+from hajatek_mcp.server.state import Shop, current_shop
+from hajatek_mcp.server.views import View
+
+__all__ = [
+    "GUARDED_STATUSES",
+    "Confirm",
+    "Guarded",
+    "Plan",
+    "ask_delete_product",
+    "ask_order_status",
+    "ask_update_product",
+    "guarded",
+    "plan_delete_product",
+    "plan_order_status",
+    "plan_update_product",
+    "unguarded_write",
+]
+
+#: Order statuses whose setting needs confirmation: goods or money go back.
+GUARDED_STATUSES = frozenset({"cancelled", "refunded"})
+#: How many recent orders the delete preview checks for references to the product.
+REFERENCE_SCAN = 500
+CONFIRM_HINT = (
+    "Destructive changes need the merchant's yes: the client asks them, or the first call returns a preview and a "
+    "confirm_token to pass in a second identical call once they agree."
+)
+
+T = TypeVar("T", bound=BaseModel)
+P = ParamSpec("P")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a write would do to its target, read just before it runs."""
+
+    target: str
+    guarded: bool
+    preview: str
+    state: str = ""
+    """Fingerprint of the target's state; a token is bound to it."""
+    error: str | None = None
+    """Why the target could not be read (it is gone, the API failed): the write is refused and audited."""
+
+
+def planning(target_arg: str) -> Callable[[Callable[P, Awaitable[Plan]]], Callable[P, Awaitable[Plan]]]:
+    """Make a plan resolver report an API failure as ``Plan.error`` so the tool can audit it before refusing."""
+
+    def decorate(fn: Callable[P, Awaitable[Plan]]) -> Callable[P, Awaitable[Plan]]:
+        @functools.wraps(fn)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> Plan:
+            try:
+                return await fn(*args, **kwargs)
+            except HajatekError as exc:
+                return Plan(target=str(kwargs.get(target_arg)), guarded=False, preview="", error=str(exc))
+
+        return wrapper
+
+    return decorate
+
+
+class Confirm(BaseModel):
+    """The question shown to the user (elicitation)."""
+
+    confirm: bool = Field(description="Yes, do it")
+
+
+class Decision(BaseModel):
+    """What an ask resolver returns when it does not ask the user."""
+
+    path: ConfirmPath
+
+
+class Guarded(View, Generic[T]):
+    """The result of a guarded tool: done, waiting for confirmation, or declined."""
+
+    outcome: Literal["done", "confirmation_required", "declined", "cancelled"]
+    result: T | None = None
+    preview: str | None = Field(default=None, description="what the change would do")
+    confirm_token: str | None = Field(default=None, description="pass in the same call once the merchant agrees")
+    expires_in: int | None = Field(default=None, description="seconds the token stays valid")
+    next_step: str | None = None
+
+
+# -- the policy: plans ----------------------------------------------------------------------------------------------
+
+
+def _product_state(product: Product) -> str:
+    return fingerprint([product.id, str(product.price), product.stock, product.status, str(product.updated_at)])
+
+
+def _order_state(order: Order) -> str:
+    return fingerprint([order.id, order.status, str(order.updated_at), str(order.total)])
+
+
+@planning("product_id")
+async def plan_delete_product(shop: Annotated[Shop, Resolve(current_shop)], product_id: str) -> Plan:
+    product = await shop.client.find_product(product_id)
+    references, scanned = 0, 0
+    async for order in shop.client.iterate(shop.client.list_orders):
+        scanned += 1
+        references += any(item.product_id == product_id for item in order.items)
+        if scanned >= REFERENCE_SCAN:
+            break
+    preview = (
+        f"Delete '{clean(product.name)}' ({product.id}): {product.stock} in stock, in {references} of the latest "
+        f"{scanned} orders. Past orders keep their lines. This cannot be undone."
+    )
+    return Plan(target=product.id, guarded=True, preview=preview, state=_product_state(product))
+
+
+@planning("order_id")
+async def plan_order_status(shop: Annotated[Shop, Resolve(current_shop)], order_id: str, status: str) -> Plan:
+    order = await shop.client.get_order(order_id)
+    guarded = status in GUARDED_STATUSES and order.status != status
+    units = sum(i.quantity for i in order.items)
+    what = {
+        "cancelled": "Cancel order {id} ({status}, {units} items, {total} SAR, customer {customer}); its items go back "
+        "into stock.",
+        "refunded": "Refund order {id} ({status}, {units} items, {total} SAR) to customer {customer}. This cannot be "
+        "undone.",
+    }.get(status, "Set order {id} from {status} to {new}.")
+    preview = what.format(id=order.id, status=order.status, units=units, total=f"{order.total:,.2f}",
+                          customer=order.customer_id, new=status)  # fmt: skip
+    return Plan(target=order.id, guarded=guarded, preview=preview, state=_order_state(order))
+
+
+@planning("product_id")
+async def plan_update_product(
+    shop: Annotated[Shop, Resolve(current_shop)],
+    product_id: str,
+    price: Decimal | None = None,
+    stock: int | None = None,
+) -> Plan:
+    if price is None and stock is None:
+        return Plan(target=product_id, guarded=False, preview=f"Update {product_id}.")
+    product = await shop.client.find_product(product_id)
+    name = f"'{clean(product.name)}' ({product.id})"
+    reasons: list[str] = []
+    floor = product.price * (1 - Decimal(str(shop.options.price_cut_guard)))
+    if price is not None and product.price > 0 and price < floor:
+        cut = (1 - price / product.price) * 100
+        reasons.append(f"cut the price of {name} from {product.price:,.2f} to {price:,.2f} SAR (-{cut:.0f}%)")
+    if stock == 0 and (product.stock or 0) > 0:
+        reasons.append(f"set the stock of {name} from {product.stock} to 0 (it shows as out of stock)")
+    preview = ("This will " + " and ".join(reasons) + ".") if reasons else f"Update {name}."
+    return Plan(target=product.id, guarded=bool(reasons), preview=preview, state=_product_state(product))
+
+
+# -- asking: one resolver per guarded tool, all deciding the same way -------------------------------------------------
+
+
+def _decide(ctx: Context[Shop], plan: Plan, confirm_token: str | None) -> Decision | Elicit[Confirm]:
+    options = ctx.request_context.lifespan_context.options
+    if plan.error is not None:
+        return Decision(path="not_guarded")  # nothing to ask about: the call is refused
+    if confirm_token is not None:
+        return Decision(path="token")  # a token that is passed is always checked, even if no guard applies now
+    if not plan.guarded:
+        return Decision(path="not_guarded")
+    if options.confirm == "none":
+        return Decision(path="host")
+    capabilities = ctx.client_capabilities
+    can_elicit = capabilities is not None and capabilities.elicitation is not None
+    if options.confirm == "token" or not can_elicit:
+        return Decision(path="token")
+    return Elicit(f"{plan.preview}\nDo you want to go ahead?", Confirm)
+
+
+def ask_delete_product(
+    ctx: Context[Shop], plan: Annotated[Plan, Resolve(plan_delete_product)], confirm_token: str | None = None
+) -> Decision | Elicit[Confirm]:
+    return _decide(ctx, plan, confirm_token)
+
+
+def ask_order_status(
+    ctx: Context[Shop], plan: Annotated[Plan, Resolve(plan_order_status)], confirm_token: str | None = None
+) -> Decision | Elicit[Confirm]:
+    return _decide(ctx, plan, confirm_token)
+
+
+def ask_update_product(
+    ctx: Context[Shop], plan: Annotated[Plan, Resolve(plan_update_product)], confirm_token: str | None = None
+) -> Decision | Elicit[Confirm]:
+    return _decide(ctx, plan, confirm_token)
+
+
+# -- running a write --------------------------------------------------------------------------------------------------
+
+
+async def guarded(
+    shop: Shop,
+    tool: str,
+    arguments: Mapping[str, Any],
+    *,
+    plan: Plan,
+    answer: ElicitationResult[Any],
+    confirm_token: str | None,
+    execute: Callable[[], Awaitable[T]],
+) -> CallToolResult:
+    """Run a guarded write after the yes ``answer`` carries, or return a preview and token, or say it was declined."""
+    audit, args = shop.audit, dict(arguments)
+    if plan.error is not None:
+        audit.record(tool, args, "failed", "not_guarded", target=plan.target, detail=plan.error)
+        raise ToolError(f"{plan.error} Nothing was changed.")
+    if isinstance(answer, DeclinedElicitation | CancelledElicitation):
+        declined = isinstance(answer, DeclinedElicitation)
+        outcome: Literal["declined", "cancelled"] = "declined" if declined else "cancelled"
+        audit.record(tool, args, outcome, "elicitation", target=plan.target)
+        text = f"The merchant {outcome} the request: nothing was changed. {plan.preview}"
+        return shop.result(Guarded[Any](outcome=outcome, preview=plan.preview, next_step=text))
+    assert isinstance(answer, AcceptedElicitation)  # noqa: S101  # the SDK's union has exactly three members
+    if isinstance(answer.data, Confirm):
+        if not answer.data.confirm:
+            audit.record(tool, args, "declined", "elicitation", target=plan.target, detail="answered no")
+            return shop.result(Guarded[Any](outcome="declined", preview=plan.preview,
+                                            next_step="The merchant answered no: nothing was changed."))  # fmt: skip
+        path: ConfirmPath = "elicitation"
+    else:
+        path = Decision.model_validate(answer.data).path
+    if path == "token":
+        if confirm_token is None:
+            token = shop.confirmations.issue(tool, args, plan.state)
+            audit.record(tool, args, "preview", "token", target=plan.target)
+            step = (
+                f"Nothing was changed yet. Show the merchant the preview; if they agree, call {tool} again with the "
+                f"same arguments and confirm_token. The token works once and expires in {shop.confirmations.ttl:.0f} s."
+            )
+            view = Guarded[Any](
+                outcome="confirmation_required", preview=plan.preview, confirm_token=token,
+                expires_in=int(shop.confirmations.ttl), next_step=step,
+            )  # fmt: skip
+            return shop.result(view)
+        try:
+            shop.confirmations.redeem(confirm_token, tool, args, plan.state)
+        except ConfirmationError as exc:
+            audit.record(tool, {**args, "confirm_token": confirm_token}, "refused", "token", target=plan.target,
+                         detail=str(exc))  # fmt: skip
+            raise ToolError(f"{exc} Nothing was changed.") from None
+    done = await unguarded_write(shop, tool, args, execute, path=path, target=plan.target)
+    return shop.result(Guarded[Any](outcome="done", result=done))
+
+
+async def unguarded_write(
+    shop: Shop,
+    tool: str,
+    arguments: Mapping[str, Any],
+    execute: Callable[[], Awaitable[T]],
+    *,
+    path: ConfirmPath = "not_guarded",
+    target: str | None = None,
+) -> T:
+    """Run a write and audit its outcome (an API failure is recorded, then raised as the tool's error)."""
+    try:
+        result = await execute()
+    except HajatekError as exc:
+        shop.audit.record(tool, arguments, "failed", path, target=target, detail=str(exc))
+        raise
+    shop.audit.record(tool, arguments, "executed", path, target=target or getattr(result, "id", None))
+    return result
