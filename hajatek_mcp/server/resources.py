@@ -21,6 +21,7 @@ from mcp.types import (
 
 from hajatek_mcp.api import HajatekError, NotFoundError
 from hajatek_mcp.api.models import ORDER_STATUSES
+from hajatek_mcp.server.safety import clean
 from hajatek_mcp.server.state import ServerOptions, Shop, ShopRef
 from hajatek_mcp.server.views import AnalyticsView, OrderDetail, ProductView, StoreView, compact_json
 
@@ -39,7 +40,7 @@ async def _catalog(shop: Shop) -> dict[str, Any]:
     async for product in shop.client.iterate(shop.client.list_products):
         categories[product.category or "(none)"] += 1
         if product.stock is not None and product.stock < LOW_STOCK and product.status != "archived":
-            entry = {"id": product.id, "name": product.name, "stock": product.stock}
+            entry = {"id": product.id, "name": clean(product.name), "stock": product.stock}
             (out if product.stock == 0 else low).append(entry)
     return {
         "products": sum(categories.values()),
@@ -98,7 +99,7 @@ def register(server: MCPServer[Shop], options: ServerOptions, ref: ShopRef) -> N
     async def order(order_id: str) -> str:
         if not order_id.startswith("ord_"):
             raise ResourceNotFoundError(f"'{order_id}' is not an order id; order ids start with 'ord_'.")
-        detail = OrderDetail.of(await read(ref.get().client.get_order(order_id)))
+        detail = OrderDetail.of(await read(ref.get().client.get_order(order_id)), redact=options.redact_pii)
         return sandboxed(detail.model_dump(mode="json"))
 
     @server.resource("hajatek://analytics", name="analytics", title="Analytics, last 30 days", mime_type=_JSON,

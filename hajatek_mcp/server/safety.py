@@ -34,5 +34,5 @@ def mask_phone(phone: str | None) -> str | None:
     if not phone:
         return phone
     digits = len(phone)
-    keep_start, keep_end = min(5, digits // 3), min(3, digits // 4)
+    keep_start, keep_end = min(5, digits // 2 - 1), min(3, digits // 4)
     return phone[:keep_start] + "*" * (digits - keep_start - keep_end) + phone[digits - keep_end :]

@@ -17,6 +17,7 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from hajatek_mcp.api import models as api
+from hajatek_mcp.server.safety import clean, mask_email, mask_phone
 
 __all__ = [
     "AnalyticsView",
@@ -83,8 +84,8 @@ class StoreView(View):
     @classmethod
     def of(cls, store: api.Store, *, sandbox: bool) -> StoreView:
         return cls(
-            id=store.id, name=store.name, name_ar=store.name_ar, currency=store.currency, country=store.country,
-            timezone=store.timezone, plan=store.plan, sandbox=sandbox,
+            id=store.id, name=clean(store.name) or "", name_ar=clean(store.name_ar), currency=store.currency,
+            country=store.country, timezone=store.timezone, plan=store.plan, sandbox=sandbox,
         )  # fmt: skip
 
 
@@ -101,8 +102,8 @@ class ProductView(View):
     @classmethod
     def of(cls, p: api.Product) -> ProductView:
         return cls(
-            id=p.id, name=p.name, name_ar=p.name_ar, sku=p.sku, category=p.category, price=p.price, stock=p.stock,
-            status=p.status,
+            id=p.id, name=clean(p.name) or "", name_ar=clean(p.name_ar), sku=clean(p.sku), category=clean(p.category),
+            price=p.price, stock=p.stock, status=p.status,
         )  # fmt: skip
 
 
@@ -169,13 +170,18 @@ class OrderDetail(View):
     updated: str | None = None
 
     @classmethod
-    def of(cls, o: api.Order) -> OrderDetail:
+    def of(cls, o: api.Order, *, redact: bool = False) -> OrderDetail:
+        address = o.shipping_address
+        if address is not None:
+            # With --redact-pii only the city and country are kept: enough for shipping questions.
+            keep = {"city", "country"} if redact else set(address)
+            address = {k: clean(v) if isinstance(v, str) else v for k, v in address.items() if k in keep}
+        items = [LineItem(product_id=i.product_id, name=clean(i.name), quantity=i.quantity, price=i.price)
+                 for i in o.items]  # fmt: skip
         return cls(
             id=o.id, status=o.status, allowed_next=sorted(api.ORDER_TRANSITIONS.get(o.status, ())),
-            customer_id=o.customer_id, currency=o.currency,
-            items=[LineItem(product_id=i.product_id, name=i.name, quantity=i.quantity, price=i.price) for i in o.items],
-            subtotal=o.subtotal, shipping=o.shipping, vat=o.vat, total=o.total, shipping_address=o.shipping_address,
-            created=_day(o.created_at), updated=_day(o.updated_at),
+            customer_id=o.customer_id, currency=o.currency, items=items, subtotal=o.subtotal, shipping=o.shipping,
+            vat=o.vat, total=o.total, shipping_address=address, created=_day(o.created_at), updated=_day(o.updated_at),
         )  # fmt: skip
 
 
@@ -189,9 +195,12 @@ class CustomerView(View):
     total_spent: Money | None = None
 
     @classmethod
-    def of(cls, c: api.Customer) -> CustomerView:
+    def of(cls, c: api.Customer, *, redact: bool = False) -> CustomerView:
+        email, phone = clean(c.email), clean(c.phone)
+        if redact:
+            email, phone = mask_email(email), mask_phone(phone)
         return cls(
-            id=c.id, name=c.name, email=c.email, phone=c.phone, city=c.city, orders_count=c.orders_count,
+            id=c.id, name=clean(c.name), email=email, phone=phone, city=clean(c.city), orders_count=c.orders_count,
             total_spent=c.total_spent,
         )  # fmt: skip
 
@@ -231,7 +240,7 @@ class AnalyticsView(View):
             orders_count=s.orders_count, paid_orders_count=s.paid_orders_count,
             average_order_value=s.average_order_value, orders_by_status=s.orders_by_status,
             top_products=[
-                TopProductView(product_id=t.product_id, name=t.name, quantity=t.quantity, revenue=t.revenue)
+                TopProductView(product_id=t.product_id, name=clean(t.name), quantity=t.quantity, revenue=t.revenue)
                 for t in s.top_products
             ],
             new_customers=s.new_customers,
