@@ -1,9 +1,47 @@
-"""Fixtures shared by every test package: a fake clock whose sleeps advance time instead of waiting."""
+"""Fixtures shared by every test package: a fake clock, and the canary check on secrets.
+
+Tests configure secrets with the canary values below. Every log record of the whole session is kept, and at the end
+none may contain a canary: a secret that leaks into a log anywhere in the suite fails the run.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+
 import anyio
 import pytest
+
+CANARY_API_KEY = "sk_live_CANARYapikey_5b9e1d"
+CANARY_AUTH_TOKEN = "mcp_CANARYauthtoken_0123456789abcdef0123456789"
+CANARY_WEBHOOK_SECRET = "whsec_CANARYwebhook_a41c"
+CANARIES = (CANARY_API_KEY, CANARY_AUTH_TOKEN, CANARY_WEBHOOK_SECRET)
+
+
+class _Keep(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info:
+            text += logging.Formatter().formatException(record.exc_info)
+        self.messages.append(text)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_any_log() -> Iterator[None]:
+    handler = _Keep()
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield
+    root.removeHandler(handler)
+    root.setLevel(level)
+    leaks = [(canary, m[:200]) for m in handler.messages for canary in CANARIES if canary in m]
+    assert not leaks, f"secrets leaked into log records: {leaks[:3]}"
 
 
 class FakeClock:

@@ -17,10 +17,24 @@ from starlette.applications import Starlette
 from hajatek_mcp.api import HajatekClient
 from hajatek_mcp.sandbox import SandboxConfig, create_app
 from hajatek_mcp.server import ServerOptions, Shop, build_server
+from tests.conftest import CANARY_API_KEY
 
 #: The sandbox's clock is pinned so seeded data and analytics windows are the same on every run.
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-KEY = "sk_sandbox_business"  # unlimited plan: rate limits have their own tests
+SANDBOX_KEY = "sk_sandbox_business"  # unlimited plan: rate limits have their own tests
+KEY = SANDBOX_KEY
+
+
+class KeySwap(httpx2.AsyncBaseTransport):
+    """Lets the server hold the canary API key (so any leak shows) while the sandbox sees one of its own keys."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if request.headers.get("authorization") == f"Bearer {CANARY_API_KEY}":
+            request.headers["authorization"] = f"Bearer {SANDBOX_KEY}"
+        return await self.inner.handle_async_request(request)
 
 
 async def _no_wait(seconds: float) -> None:
@@ -37,7 +51,12 @@ def sandbox_app() -> Iterator[Starlette]:
 @pytest.fixture
 def make_server(sandbox_app: Starlette) -> Callable[..., MCPServer[Shop]]:
     def factory(
-        *, key: str = KEY, timeout: float = 30.0, max_retries: int = 0, instant_retries: bool = True, **options: Any
+        *,
+        key: str = CANARY_API_KEY,
+        timeout: float = 30.0,
+        max_retries: int = 0,
+        instant_retries: bool = True,
+        **options: Any,
     ) -> MCPServer[Shop]:
         options.setdefault("sandbox", True)
         # Backoff between retries is the client's business and has its own tests; here it need not take real time.
@@ -46,7 +65,7 @@ def make_server(sandbox_app: Starlette) -> Callable[..., MCPServer[Shop]]:
         def connect() -> HajatekClient:
             return HajatekClient(
                 key, store_id="str_sandbox", base_url="http://sandbox.local/v1", plan="business", timeout=timeout,
-                max_retries=max_retries, transport=httpx2.ASGITransport(app=sandbox_app), sleep=sleep,
+                max_retries=max_retries, transport=KeySwap(httpx2.ASGITransport(app=sandbox_app)), sleep=sleep,
             )  # fmt: skip
 
         return build_server(ServerOptions(**options), connect)

@@ -284,3 +284,23 @@ async def test_a_token_from_before_a_restart_still_works_once(
         assert done["outcome"] == "done"
         assert again.is_error
         assert await _cancelled(client, target)
+
+
+async def test_the_api_key_is_in_no_result_and_no_audit_entry(
+    make_server: Callable[..., MCPServer[Shop]], mode: str
+) -> None:
+    from tests.conftest import CANARY_API_KEY
+
+    seen: list[str] = []
+    async with Client(make_server(), mode=mode) as client:  # type: ignore[arg-type]
+        args, _ = await _pick_cancel(client)
+        for call in (args, {**args, "confirm_token": "cfm_" + "B" * 30}, {"order_id": "ord_missing", "status": "x"}):
+            seen.append((await client.call_tool("update_order_status", call)).model_dump_json())
+        preview = await data(client, "update_order_status", args)
+        seen.append(
+            json.dumps(await data(client, "update_order_status", {**args, "confirm_token": preview["confirm_token"]}))
+        )
+        audit = await client.read_resource("hajatek://audit")
+        seen.append(audit.model_dump_json())
+    assert all(CANARY_API_KEY not in s for s in seen)
+    assert preview["confirm_token"] not in seen[-1], "the audit log keeps only a token's last characters"
