@@ -62,11 +62,16 @@ async def run_demo(server: MCPServer[Shop]) -> int:
             order_id = pending["orders"][0]["id"]
             _step(5, f"update_order_status({order_id}, 'processing'): the payment came in")
             moved = _data(await client.call_tool("update_order_status", {"order_id": order_id, "status": "processing"}))
-            echo(f"  {order_id} is now {moved['status']}; next it may go to {', '.join(moved['allowed_next'])}")
+            order = moved["result"]
+            echo(f"  {order_id} is now {order['status']}; next it may go to {', '.join(order['allowed_next'])}")
 
-            _step(6, f"update_order_status({order_id}, 'cancelled'): a destructive change")
-            refused = await client.call_tool("update_order_status", {"order_id": order_id, "status": "cancelled"})
-            echo(f"  {'refused' if refused.is_error else 'done'}: {render(refused)}")
+            _step(6, f"update_order_status({order_id}, 'cancelled'): a destructive change needs a yes")
+            preview = _data(
+                await client.call_tool("update_order_status", {"order_id": order_id, "status": "cancelled"})
+            )
+            echo(f"  {preview['outcome']}: {preview.get('preview')}")
+            echo(f"  nothing changed yet; confirm_token {preview.get('confirm_token', '')[:10]}… works once, for "
+                 f"{preview.get('expires_in')} s, for exactly this call")  # fmt: skip
 
         text = render(listing)
         echo("\nWhat the model read for step 4 (compact JSON, no nulls):")
