@@ -8,9 +8,11 @@ need them, so start-up stays near the MCP SDK's own import cost.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import logging
 import os
+import secrets
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -18,16 +20,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
+from pydantic import SecretStr
 
 from hajatek_mcp import __version__
 from hajatek_mcp.api import HajatekClient, HajatekError
-from hajatek_mcp.server import TOOLSETS, ServerOptions, build_server
+from hajatek_mcp.server import TOOLSETS, HajatekServer, ServerOptions, build_server
 from hajatek_mcp.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
-    from mcp.server.mcpserver import MCPServer
-
-    from hajatek_mcp.server import Shop
+    from starlette.applications import Starlette
 
 __all__ = ["main"]
 
@@ -73,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="Host header to accept besides loopback (repeatable; HAJATEK_ALLOWED_HOSTS)")  # fmt: skip
     serve.add_argument("--allowed-origin", action="append", metavar="ORIGIN",
                        help="browser Origin to accept (repeatable; env HAJATEK_ALLOWED_ORIGINS)")  # fmt: skip
+    serve.add_argument("--webhook-port", type=int, metavar="PORT",
+                       help="with stdio: also receive webhooks on this port (POST /webhooks/hajatek)")  # fmt: skip
+    serve.add_argument("--webhook-host", default="127.0.0.1",
+                       help="interface of that listener (default 127.0.0.1; put a tunnel in front)")  # fmt: skip
+    serve.add_argument("--activity", type=float, default=0.0, metavar="N",
+                       help="with --sandbox: simulate N new orders a minute, so events arrive live")  # fmt: skip
     serve.add_argument("--dangerously-allow-unauthenticated", action="store_true",
                        help="serve a non-loopback address WITHOUT an auth token (anyone who reaches the port can "
                        "act on the store)")  # fmt: skip
@@ -126,7 +133,12 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def _cmd_check(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    return anyio.run(_check, _connector(Settings.from_env(env), sandbox=args.sandbox))
+    settings = Settings.from_env(env)
+    if args.sandbox:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        connect = functools.partial(_sandbox_client, settings.data_dir / "sandbox.db", 0.0, None, [])
+        return anyio.run(_check, connect)
+    return anyio.run(_check, _api_connector(settings))
 
 
 def _cmd_sandbox(args: argparse.Namespace, env: Mapping[str, str]) -> int:
@@ -136,8 +148,8 @@ def _cmd_sandbox(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 def _cmd_demo(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from hajatek_mcp.demo import run_demo  # noqa: PLC0415
 
-    connect = _connector(Settings.from_env(env), sandbox=True)
-    return anyio.run(run_demo, build_server(ServerOptions(sandbox=True), connect))
+    settings = Settings.from_env(env)
+    return anyio.run(run_demo, _build(ServerOptions(sandbox=True), settings, sandbox=True))
 
 
 def _settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settings:
@@ -152,8 +164,25 @@ def _settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settings:
     )
 
 
-def _server(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) -> MCPServer[Shop]:
-    return build_server(_options(args, settings, env), _connector(settings, sandbox=args.sandbox))
+def _server(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) -> HajatekServer:
+    return _build(_options(args, settings, env), settings, sandbox=args.sandbox,
+                  activity=getattr(args, "activity", 0.0))  # fmt: skip
+
+
+def _build(options: ServerOptions, settings: Settings, *, sandbox: bool, activity: float = 0.0) -> HajatekServer:
+    """The server on the real API, or on the in-process sandbox whose webhooks loop back into this server."""
+    if not sandbox:
+        return build_server(options, _api_connector(settings))
+    from starlette.applications import Starlette  # noqa: PLC0415
+
+    secret = options.webhook_secret or SecretStr(secrets.token_urlsafe(32))
+    options = dataclasses.replace(options, webhook_secret=secret)
+    receiver: list[Starlette] = []  # filled once the server exists; read when the lifespan opens the sandbox
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    connect = functools.partial(_sandbox_client, settings.data_dir / "sandbox.db", activity, secret, receiver)
+    server = build_server(options, connect)
+    receiver.append(Starlette(routes=server.webhook_routes))
+    return server
 
 
 def _cmd_tools(args: argparse.Namespace, env: Mapping[str, str]) -> int:
@@ -172,7 +201,14 @@ def _cmd_call(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 def _cmd_serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     settings = _settings(args, env)
     if args.transport == "stdio":
-        _server(args, settings, env).run("stdio")
+        server = _server(args, settings, env)
+        if args.webhook_port is None:
+            server.run("stdio")
+            return 0
+        print(f"hajatek-mcp: {server.webhook_status}", file=sys.stderr)
+        if not server.webhook_routes:
+            raise SettingsError("--webhook-port needs HAJATEK_WEBHOOK_SECRET (the signing secret from the dashboard)")
+        anyio.run(_stdio_with_webhooks, server, args.webhook_host, args.webhook_port)
         return 0
     from hajatek_mcp.server.http import HttpSecurity, check_bind, serve_http  # noqa: PLC0415
 
@@ -186,8 +222,26 @@ def _cmd_serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     server = _server(args, settings, env)
     path = "/mcp" if args.transport == "streamable-http" else "/sse"
     print(f"hajatek-mcp: serving MCP over {args.transport} on http://{args.host}:{args.port}{path}", file=sys.stderr)
-    serve_http(server, args.transport, host=args.host, port=args.port, security=security)
+    print(f"hajatek-mcp: {server.webhook_status}", file=sys.stderr)
+    serve_http(server, args.transport, host=args.host, port=args.port, security=security, routes=server.webhook_routes)
     return 0
+
+
+async def _stdio_with_webhooks(server: HajatekServer, host: str, port: int) -> None:
+    """MCP on stdio, and beside it a small HTTP listener that only receives webhooks (for Claude Desktop users)."""
+    import uvicorn  # noqa: PLC0415
+    from starlette.applications import Starlette  # noqa: PLC0415
+
+    # log_config=None and no access log: uvicorn's defaults would print to stdout, which is the MCP protocol here.
+    config = uvicorn.Config(Starlette(routes=server.webhook_routes), host=host, port=port, log_config=None,
+                            access_log=False, lifespan="off")  # fmt: skip
+    listener = uvicorn.Server(config)
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(listener.serve)
+        try:
+            await server.run_stdio_async()
+        finally:
+            listener.should_exit = True
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Mapping[str, str]], int]] = {
@@ -219,14 +273,14 @@ def _options(args: argparse.Namespace, settings: Settings, env: Mapping[str, str
         price_cut_guard=settings.price_cut_guard,
         redact_pii=settings.redact_pii,
         state_dir=settings.data_dir,
+        webhook_secret=settings.webhook_secret,
+        webhook_max_age=settings.webhook_max_age,
+        event_retention_days=settings.event_retention_days,
     )
 
 
-def _connector(settings: Settings, *, sandbox: bool) -> Callable[[], AbstractAsyncContextManager[HajatekClient]]:
-    """Opens the API client: the real API from settings, or the in-process sandbox (kept in the data dir)."""
-    if sandbox:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return functools.partial(_sandbox_client, settings.data_dir / "sandbox.db")
+def _api_connector(settings: Settings) -> Callable[[], HajatekClient]:
+    """Opens the client of the real API from settings (a missing key or store id stops here, with the fix)."""
     key, store_id = settings.require_api_credentials()
 
     def api_client() -> HajatekClient:
@@ -239,12 +293,24 @@ def _connector(settings: Settings, *, sandbox: bool) -> Callable[[], AbstractAsy
 
 
 @asynccontextmanager
-async def _sandbox_client(db_path: Path) -> AsyncIterator[HajatekClient]:
+async def _sandbox_client(
+    db_path: Path, activity: float, secret: SecretStr | None, receiver: list[Starlette]
+) -> AsyncIterator[HajatekClient]:
+    """The in-process sandbox (kept in the data dir); its signed webhooks go to ``receiver`` when there is one."""
     import httpx2  # noqa: PLC0415
 
     from hajatek_mcp.sandbox import SandboxConfig, create_app  # noqa: PLC0415  # only --sandbox pays for it
+    from hajatek_mcp.server.events import WEBHOOK_PATH  # noqa: PLC0415
 
-    app = create_app(SandboxConfig(db_path=str(db_path)))
+    loop_back = secret is not None and bool(receiver)
+    config = SandboxConfig(
+        db_path=str(db_path),
+        activity=activity,
+        webhook_url=f"http://hajatek-mcp.local{WEBHOOK_PATH}" if loop_back else None,
+        webhook_secret=secret.get_secret_value() if loop_back and secret else None,
+        webhook_transport=httpx2.ASGITransport(app=receiver[0]) if loop_back else None,
+    )
+    app = create_app(config)
     async with app.state.sandbox, HajatekClient(
         SANDBOX_KEY, store_id=SANDBOX_STORE, base_url="http://sandbox.local/v1", plan="pro",
         transport=httpx2.ASGITransport(app=app),

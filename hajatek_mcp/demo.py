@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult
@@ -17,7 +18,7 @@ from hajatek_mcp.server import Shop
 
 __all__ = ["run_demo"]
 
-_STEPS = 6
+_STEPS = 7
 
 
 def _step(n: int, title: str) -> None:
@@ -65,7 +66,16 @@ async def run_demo(server: MCPServer[Shop]) -> int:
             order = moved["result"]
             echo(f"  {order_id} is now {order['status']}; next it may go to {', '.join(order['allowed_next'])}")
 
-            _step(6, f"update_order_status({order_id}, 'cancelled'): a destructive change needs a yes")
+            _step(6, "list_events: the sandbox's signed webhooks, verified and stored in the inbox")
+            events: list[dict[str, Any]] = []
+            with anyio.move_on_after(5):  # deliveries are asynchronous, as from the real Hajatek
+                while len(events) < 2:
+                    events = _data(await client.call_tool("list_events", {"limit": 5}))["events"]
+                    await anyio.sleep(0.05)
+            for event in events[:3]:
+                echo(f"  {event['received_at']}  {event['type']:<18} {event['data'].get('order_id', '')}")
+
+            _step(7, f"update_order_status({order_id}, 'cancelled'): a destructive change needs a yes")
             preview = _data(
                 await client.call_tool("update_order_status", {"order_id": order_id, "status": "cancelled"})
             )

@@ -40,6 +40,8 @@ _FIXES: dict[str, str] = {
     "mcp_auth_token": "use a long random string (at least 32 characters), e.g. from `openssl rand -hex 32`",
     "allowed_hosts": "use a comma-separated list of host names, e.g. mcp.example.com,mcp.example.com:443",
     "allowed_origins": "use a comma-separated list of origins, e.g. https://chatgpt.com",
+    "webhook_max_age": "use a number of seconds of at least 60, e.g. 86400 (a day)",
+    "event_retention_days": "use a number of days, e.g. 30",
 }
 
 
@@ -78,6 +80,8 @@ class Settings(BaseModel):
     mcp_auth_token: SecretStr | None = Field(default=None, description="HAJATEK_MCP_AUTH_TOKEN: HTTP bearer token")
     allowed_hosts: list[str] = Field(default_factory=list, description="HAJATEK_ALLOWED_HOSTS")
     allowed_origins: list[str] = Field(default_factory=list, description="HAJATEK_ALLOWED_ORIGINS")
+    webhook_max_age: float = Field(default=86400.0, ge=60, description="HAJATEK_WEBHOOK_MAX_AGE: replay window (s)")
+    event_retention_days: float = Field(default=30.0, gt=0, description="HAJATEK_EVENT_RETENTION_DAYS")
 
     @field_validator("allowed_hosts", "allowed_origins", mode="before")
     @classmethod

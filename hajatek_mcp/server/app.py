@@ -7,22 +7,24 @@ and a lifespan that opens the API client and closes it on shutdown. Nothing runs
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, ExitStack, asynccontextmanager
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.tools import Tool
+from starlette.routing import BaseRoute
 
 from hajatek_mcp import __version__
 from hajatek_mcp.api import HajatekClient
 from hajatek_mcp.server import prompts, resources
 from hajatek_mcp.server.audit import AuditLog
 from hajatek_mcp.server.confirmations import ConfirmationStore
+from hajatek_mcp.server.events import WEBHOOK_PATH, EventHub, EventInbox, webhook_route
 from hajatek_mcp.server.guards import CONFIRM_HINT
 from hajatek_mcp.server.state import TOOLSETS, ServerOptions, Shop, ShopRef
 from hajatek_mcp.server.tools import TOOLS, ToolSpec
 
-__all__ = ["build_server", "selected_tools"]
+__all__ = ["HajatekServer", "build_server", "selected_tools"]
 
 _TOOLSET_MAP = {
     "store": "get_store first",
@@ -30,6 +32,7 @@ _TOOLSET_MAP = {
     "orders": "list_orders (filter by status), get_order (line items, allowed next statuses), update_order_status",
     "customers": "list_customers",
     "analytics": "get_analytics for totals over a period (never sum a page yourself)",
+    "events": "list_events: what Hajatek reported (new orders, payments, low stock); subscribe to hajatek://events",
 }
 
 
@@ -91,49 +94,71 @@ def _tool(spec: ToolSpec) -> Tool:
     return tool
 
 
+class HajatekServer(MCPServer[Shop]):
+    """The MCP server, plus the HTTP routes it needs served beside MCP (the webhook receiver)."""
+
+    webhook_routes: list[BaseRoute]
+    webhook_status: str
+    """Why the receiver is or is not served, for the start-up log."""
+
+
 def build_server(
     options: ServerOptions, connect: Callable[[], AbstractAsyncContextManager[HajatekClient]]
-) -> MCPServer[Shop]:
+) -> HajatekServer:
     """The MCP server for one store.
 
     ``connect`` opens the API client (a ``HajatekClient`` is its own context manager); the lifespan owns it and
-    closes it, and whatever stands behind it, on shutdown.
+    closes it, and whatever stands behind it, on shutdown. The lifespan also opens the durable state in
+    ``options.state_dir``: the audit log, confirmation tokens and the event inbox.
     """
 
     ref = ShopRef()
+    hub = EventHub()
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Shop]) -> AsyncIterator[Shop]:
         state = options.state_dir
         if state is not None:
             state.mkdir(parents=True, exist_ok=True)
-        audit = AuditLog(state / "audit.db" if state else None, clock=options.clock)
-        confirmations = ConfirmationStore(
-            state / "confirmations.db" if state else None, ttl=options.confirm_ttl, clock=options.clock
-        )
-        try:
+        with ExitStack() as stack:
+            audit = AuditLog(state / "audit.db" if state else None, clock=options.clock)
+            stack.callback(audit.close)
+            confirmations = ConfirmationStore(
+                state / "confirmations.db" if state else None, ttl=options.confirm_ttl, clock=options.clock
+            )
+            stack.callback(confirmations.close)
+            inbox = EventInbox(
+                state / "events.db" if state else None, retention_days=options.event_retention_days,
+                max_age=options.webhook_max_age, clock=options.clock,
+            )  # fmt: skip
+            stack.callback(inbox.close)
             async with connect() as client:
-                shop = Shop(client=client, options=options, audit=audit, confirmations=confirmations)
+                shop = Shop(client=client, options=options, audit=audit, confirmations=confirmations, inbox=inbox)
                 ref.set(shop)
                 try:
                     yield shop
                 finally:
                     ref.set(None)
-        finally:
-            audit.close()
-            confirmations.close()
 
-    server: MCPServer[Shop] = MCPServer(
+    server = HajatekServer(
         "hajatek",
         title="Hajatek store" + (" (sandbox)" if options.sandbox else ""),
-        description="Run a Hajatek store: catalog, orders, customers and analytics.",
+        description="Run a Hajatek store: catalog, orders, customers, analytics and store events.",
         instructions=_instructions(options),
         version=__version__,
         website_url="https://github.com/hajatek/hajatek-mcp",
         lifespan=lifespan,
         tools=[_tool(spec) for spec in selected_tools(options)],
         log_level="WARNING",
+        subscriptions=hub.bus,
     )
+    hub.install(server)
     resources.register(server, options, ref)
     prompts.register(server, options)
+    if options.webhook_secret is None:
+        server.webhook_routes = []
+        server.webhook_status = "webhook receiver off: set HAJATEK_WEBHOOK_SECRET to receive Hajatek's events"
+    else:
+        server.webhook_routes = [webhook_route(lambda: ref.get().inbox, hub, options.webhook_secret)]
+        server.webhook_status = f"webhook receiver on at POST {WEBHOOK_PATH}"
     return server

@@ -64,3 +64,19 @@ def register(server: MCPServer[Shop], options: ServerOptions) -> None:
             "3. Propose a reorder quantity per product covering about 30 days, with a one-line reason.\n"
             f"4. {act} Stock changes go through update_product(stock=...)."
         )
+
+    @server.prompt(name="events_review", title="What happened since…",
+                   description="Review store events since a time: new orders, payments, stock alerts.")  # fmt: skip
+    def events_review(
+        since: Annotated[str, Field(description="ISO 8601 time, e.g. 2026-11-27T08:00:00Z")] = "",
+    ) -> str:
+        window = f"since {since}" if since else "recently"
+        when = f", since='{since}'" if since else ""
+        return (
+            f"Tell me what happened in my Hajatek store {window}.\n"
+            f"1. list_events(limit=100{when}): new orders, status changes, payments, new products, low stock.\n"
+            "2. For new orders worth a look (large totals, many items), get_order for details.\n"
+            "3. For inventory.low events, list_products to check the stock now.\n"
+            "Summarise by kind, biggest items first, and end with what needs my attention. "
+            f"{act}"
+        )

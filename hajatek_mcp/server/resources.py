@@ -113,6 +113,19 @@ def register(server: MCPServer[Shop], options: ServerOptions, ref: ShopRef) -> N
     def audit() -> str:
         return compact_json({"entries": ref.get().audit.recent(50)})
 
+    @server.resource("hajatek://events", name="events", title="Store events", mime_type=_JSON,
+                     description="The latest 50 events Hajatek sent; subscribe to hear of new ones.")  # fmt: skip
+    def events() -> str:
+        return sandboxed({"events": ref.get().inbox.recent(limit=50)})
+
+    @server.resource("hajatek://events/{event_id}", name="event", title="Store event", mime_type=_JSON,
+                     description="One event by id (evt_…).")  # fmt: skip
+    async def event(event_id: str) -> str:
+        found = ref.get().inbox.get(event_id)
+        if found is None:
+            raise ResourceNotFoundError(f"No event {event_id} in the inbox; hajatek://events lists recent ones.")
+        return sandboxed(found)
+
     @server.completion()  # type: ignore[no-untyped-call, untyped-decorator]  # the SDK leaves it unannotated
     async def complete(
         reference: PromptReference | ResourceTemplateReference,

@@ -14,17 +14,18 @@ from typing import Final, Literal
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from hajatek_mcp.api import HajatekClient
 from hajatek_mcp.server.audit import AuditLog
 from hajatek_mcp.server.confirmations import ConfirmationStore
+from hajatek_mcp.server.events import EventInbox
 from hajatek_mcp.server.views import tool_result
 
 __all__ = ["TOOLSETS", "ServerOptions", "Shop", "ShopRef", "current_shop"]
 
 #: Tool groups that ``--toolsets`` selects from.
-TOOLSETS: Final = ("store", "catalog", "orders", "customers", "analytics")
+TOOLSETS: Final = ("store", "catalog", "orders", "customers", "analytics", "events")
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,12 @@ class ServerOptions:
     state_dir: Path | None = None
     """Where the audit log and confirmation tokens live (SQLite); None keeps them in memory."""
     clock: Callable[[], float] = time.time
-    """Wall clock for token expiry and audit times (tests inject a fake)."""
+    """Wall clock for token expiry, audit times and the webhook replay window (tests inject a fake)."""
+    webhook_secret: SecretStr | None = None
+    """Signing secret of Hajatek's webhooks; without it no receiver is served."""
+    webhook_max_age: float = 86400.0
+    """Events created longer ago than this (seconds) are refused unless already known (replay window)."""
+    event_retention_days: float = 30.0
 
     def __post_init__(self) -> None:
         unknown = self.toolsets - set(TOOLSETS)
@@ -61,6 +67,7 @@ class Shop:
     options: ServerOptions
     audit: AuditLog
     confirmations: ConfirmationStore
+    inbox: EventInbox
 
     def result(self, view: BaseModel, note: str | None = None) -> CallToolResult:
         """A tool result for ``view``; on the sandbox, the text says so."""

@@ -36,10 +36,11 @@ ALL_TOOLS = [
     "export_orders",
     "list_customers",
     "get_analytics",
+    "list_events",
 ]
 WRITE_TOOLS = {"create_product", "update_product", "delete_product", "update_order_status"}
 READ_TOOLS = [name for name in ALL_TOOLS if name not in WRITE_TOOLS]
-TOOLSETS = ("store", "catalog", "orders", "customers", "analytics")
+TOOLSETS = ("store", "catalog", "orders", "customers", "analytics", "events")
 
 #: The protocol version each client mode negotiates with the server.
 PROTOCOL_VERSION = {"auto": "2026-07-28", "legacy": "2025-11-25"}

@@ -30,7 +30,7 @@ def tool_table(stdout: str) -> dict[str, str]:
     return {name: kind for name, kind, _summary in rows}
 
 
-def test_tools_lists_the_eleven_tools_each_marked_read_or_write(script: Path, env: dict[str, str]) -> None:
+def test_tools_lists_the_twelve_tools_each_marked_read_or_write(script: Path, env: dict[str, str]) -> None:
     result = hajatek_mcp(script, "tools", "--sandbox", env=env)
     assert (result.returncode, result.stderr) == (0, "")
     table = tool_table(result.stdout)
@@ -108,7 +108,7 @@ def test_demo_walks_through_six_steps_and_exits_0(script: Path, env: dict[str, s
     positions = [result.stdout.find(f"[{n}/6] ") for n in range(1, 7)]
     assert -1 not in positions, result.stdout
     assert positions == sorted(positions)
-    assert "11 tools" in result.stdout
+    assert "12 tools" in result.stdout
 
 
 def test_check_sandbox_reports_the_connection(script: Path, env: dict[str, str]) -> None:

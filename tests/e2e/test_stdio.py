@@ -21,7 +21,7 @@ from tests.e2e.conftest import ALL_TOOLS, PROTOCOL_VERSION, READ_TOOLS, REQUEST_
 PYTHON_WARNING = re.compile(r"\b[A-Z]\w*Warning\b")
 
 
-async def test_stdio_server_introduces_itself_as_hajatek_with_the_eleven_tools(stdio: StdioConnect, mode: str) -> None:
+async def test_stdio_server_introduces_itself_as_hajatek_with_the_twelve_tools(stdio: StdioConnect, mode: str) -> None:
     async with stdio() as client:
         assert client.protocol_version == PROTOCOL_VERSION[mode]
         assert client.server_info is not None

@@ -28,6 +28,7 @@ ANNOTATIONS = {
     "export_orders": (True, False, True, True),
     "list_customers": (True, False, True, True),
     "get_analytics": (True, False, True, True),
+    "list_events": (True, False, True, True),
 }
 
 
@@ -84,7 +85,8 @@ def test_unknown_toolsets_are_refused() -> None:
 async def test_static_resources(connect: Connect) -> None:
     async with connect() as client:
         uris = {str(r.uri) for r in (await client.list_resources()).resources}
-        assert uris == {"hajatek://store", "hajatek://catalog", "hajatek://analytics", "hajatek://audit"}
+        assert uris == {"hajatek://store", "hajatek://catalog", "hajatek://analytics", "hajatek://audit",
+                        "hajatek://events"}  # fmt: skip
         store = json.loads(_text(await client.read_resource("hajatek://store")))
         catalog = json.loads(_text(await client.read_resource("hajatek://catalog")))
         analytics = json.loads(_text(await client.read_resource("hajatek://analytics")))
@@ -100,7 +102,7 @@ async def test_static_resources(connect: Connect) -> None:
 async def test_resource_templates(connect: Connect) -> None:
     async with connect() as client:
         templates = {t.uri_template for t in (await client.list_resource_templates()).resource_templates}
-        assert templates == {"hajatek://catalog/{category}", "hajatek://orders/{order_id}"}
+        assert templates == {"hajatek://catalog/{category}", "hajatek://orders/{order_id}", "hajatek://events/{event_id}"}
         catalog = json.loads(_text(await client.read_resource("hajatek://catalog")))
         category = next(iter(catalog["categories"]))
         products = json.loads(_text(await client.read_resource(f"hajatek://catalog/{category}")))
@@ -124,7 +126,7 @@ async def test_unknown_resources_are_not_found_errors(connect: Connect) -> None:
 async def test_prompts_chain_the_tools(connect: Connect) -> None:
     async with connect() as client:
         prompts = {p.name: p for p in (await client.list_prompts()).prompts}
-        assert set(prompts) == {"daily_briefing", "order_triage", "restock_plan"}
+        assert set(prompts) == {"daily_briefing", "order_triage", "restock_plan", "events_review"}
         assert all(p.description and p.title for p in prompts.values())
         briefing = await client.get_prompt("daily_briefing", {"period": "7d"})
         triage = await client.get_prompt("order_triage", {"status": "processing", "limit": "5"})

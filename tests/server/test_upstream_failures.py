@@ -62,7 +62,7 @@ async def test_a_rate_limit_storm_says_when_to_retry_and_holds_later_calls_witho
         assert later.is_error
         assert "was not sent" in text(later)
         assert not faults(sandbox_app).faults.active, "the fault was used once; the pause, not the API, refused"
-        assert len((await client.list_tools()).tools) == 11, "the server keeps serving"
+        assert len((await client.list_tools()).tools) == 12, "the server keeps serving"
 
 
 @pytest.mark.parametrize("mode", ["malformed", "truncated", "wrong_content_type", "drop"])

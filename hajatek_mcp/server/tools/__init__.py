@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hajatek_mcp.server.tools import analytics, catalog, customers, export, orders, store
+from hajatek_mcp.server.tools import analytics, catalog, customers, events, export, orders, store
 from hajatek_mcp.server.tools.base import ToolSpec
 
 __all__ = ["TOOLS", "ToolSpec"]
@@ -14,4 +14,5 @@ TOOLS: tuple[ToolSpec, ...] = (
     *export.TOOLS,
     *customers.TOOLS,
     *analytics.TOOLS,
+    *events.TOOLS,
 )

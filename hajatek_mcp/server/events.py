@@ -1,0 +1,237 @@
+"""Signed webhooks become a durable event inbox the agent can read and subscribe to.
+
+Flow: ``POST /webhooks/hajatek`` → size limit → signature (constant time, before parsing) → JSON and shape → replay
+window → SQLite inbox (``events.db``, WAL, committed) → 2xx → subscribers of ``hajatek://events`` are told. A
+redelivery of a known event id answers 2xx and stores nothing. Nothing rejected is stored or announced.
+
+:class:`EventInbox` owns ``events.db``; nothing else opens it. :class:`EventHub` fans "the inbox changed" out to
+2026-07-28 listeners (the SDK's subscription bus) and to handshake-era sessions that sent ``resources/subscribe``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mcp import types
+from mcp.server.context import ServerRequestContext
+from mcp.server.mcpserver import MCPServer
+from mcp.server.session import ServerSession
+from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated
+from pydantic import SecretStr, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hajatek_mcp.api import InvalidSignatureError, WebhookEvent, verify_signature
+from hajatek_mcp.api.webhooks import SIGNATURE_HEADER
+
+__all__ = ["EVENTS_URI", "MAX_WEBHOOK_BODY", "WEBHOOK_PATH", "EventHub", "EventInbox", "webhook_route"]
+
+logger = logging.getLogger("hajatek_mcp.events")
+
+EVENTS_URI = "hajatek://events"
+WEBHOOK_PATH = "/webhooks/hajatek"
+MAX_WEBHOOK_BODY = 1024 * 1024
+KNOWN_TYPES = frozenset({"order.created", "order.updated", "payment.completed", "product.created", "inventory.low"})
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_received ON events (received_at);
+"""
+
+
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class EventInbox:
+    """Verified events, stored once each. ``path=None`` keeps them in memory (tests, the demo)."""
+
+    def __init__(
+        self,
+        path: Path | None,
+        *,
+        retention_days: float = 30.0,
+        max_age: float = 86400.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.retention = retention_days * 86400
+        self.max_age = max_age
+        self._clock = clock
+        self._conn = sqlite3.connect(":memory:" if path is None else str(path), check_same_thread=False,
+                                     isolation_level=None)  # fmt: skip
+        if path is not None:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")  # committed means on disk before the 2xx
+        self._conn.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def add(self, event: WebhookEvent) -> bool:
+        """Store ``event``; False if its id was already there (a redelivery)."""
+        now = self._clock()
+        data = json.dumps(event.data, ensure_ascii=False, separators=(",", ":"), default=str)
+        created = event.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        with self._lock:
+            cursor = self._conn.execute(
+                "INSERT OR IGNORE INTO events (id, type, created_at, received_at, data) VALUES (?, ?, ?, ?, ?)",
+                (event.id, event.type, created, now, data),
+            )
+            self._conn.execute("DELETE FROM events WHERE received_at < ?", (now - self.retention,))
+        return cursor.rowcount == 1
+
+    def now(self) -> float:
+        return self._clock()
+
+    def known(self, event_id: str) -> bool:
+        with self._lock:
+            return self._conn.execute("SELECT 1 FROM events WHERE id = ?", (event_id,)).fetchone() is not None
+
+    def recent(
+        self, *, type: str | None = None, since: datetime | None = None, limit: int = 20
+    ) -> list[dict[str, Any]]:
+        """Newest first (by received time), optionally of one type and received since a moment."""
+        sql = "SELECT id, type, created_at, received_at, data FROM events WHERE 1=1"
+        params: list[Any] = []
+        if type:
+            sql += " AND type = ?"
+            params.append(type)
+        if since:
+            sql += " AND received_at >= ?"
+            params.append(since.timestamp())
+        sql += " ORDER BY received_at DESC, rowid DESC LIMIT ?"
+        params.append(limit)
+        with self._lock:
+            rows = self._conn.execute(sql, params).fetchall()
+        return [self._row(r) for r in rows]
+
+    def get(self, event_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT id, type, created_at, received_at, data FROM events WHERE id = ?", (event_id,)
+            ).fetchone()
+        return None if row is None else self._row(row)
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+    @staticmethod
+    def _row(row: tuple[Any, ...]) -> dict[str, Any]:
+        event_id, kind, created, received, data = row
+        return {"id": event_id, "type": kind, "created_at": created, "received_at": _iso(received),
+                "data": json.loads(data)}  # fmt: skip
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class EventHub:
+    """Tells subscribers of ``hajatek://events`` that a new event arrived, in both protocol eras."""
+
+    def __init__(self) -> None:
+        self.bus = InMemorySubscriptionBus()
+        self._sessions: dict[str, set[ServerSession]] = {}
+
+    def install(self, server: MCPServer[Any]) -> None:
+        """Register handshake-era ``resources/subscribe`` and ``resources/unsubscribe`` on ``server``.
+
+        MCPServer has no public hook for these; the SDK's own conformance server registers them the same way.
+        """
+        lowlevel = server._lowlevel_server  # private, see the docstring
+        lowlevel.add_request_handler("resources/subscribe", types.SubscribeRequestParams, self._subscribe)
+        lowlevel.add_request_handler("resources/unsubscribe", types.UnsubscribeRequestParams, self._unsubscribe)
+
+    async def _subscribe(
+        self, ctx: ServerRequestContext[Any], params: types.SubscribeRequestParams
+    ) -> types.EmptyResult:
+        self._sessions.setdefault(str(params.uri), set()).add(ctx.session)
+        return types.EmptyResult()
+
+    async def _unsubscribe(
+        self, ctx: ServerRequestContext[Any], params: types.UnsubscribeRequestParams
+    ) -> types.EmptyResult:
+        self._sessions.get(str(params.uri), set()).discard(ctx.session)
+        return types.EmptyResult()
+
+    async def announce(self, event_id: str) -> None:
+        for uri in (EVENTS_URI, f"{EVENTS_URI}/{event_id}"):
+            await self.bus.publish(ResourceUpdated(uri=uri))
+            for session in list(self._sessions.get(uri, ())):
+                try:
+                    await session.send_resource_updated(uri)
+                except Exception:  # a closed session must not stop the others; it is dropped
+                    logger.debug("dropping a closed subscriber of %s", uri)
+                    self._sessions[uri].discard(session)
+
+
+def _reject(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def _read_limited(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it exceeds ``limit`` (never reading the rest)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def webhook_route(
+    inbox: Callable[[], EventInbox], hub: EventHub, secret: SecretStr, *, max_body: int = MAX_WEBHOOK_BODY
+) -> Route:
+    """``POST /webhooks/hajatek``: verify, store once, then announce. ``inbox`` returns the live inbox."""
+
+    async def receive(request: Request) -> Response:  # noqa: PLR0911  # one return per check, in the order they run
+        body = await _read_limited(request, max_body)
+        if body is None:
+            return _reject(413, f"body over {max_body} bytes")
+        try:
+            verify_signature(secret.get_secret_value(), body, request.headers.get(SIGNATURE_HEADER))
+        except InvalidSignatureError as exc:
+            logger.warning("webhook rejected: %s", exc)
+            return _reject(401, str(exc))
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+            return _reject(415, "Content-Type must be application/json")
+        try:
+            event = WebhookEvent.model_validate_json(body)
+        except ValidationError as exc:
+            fields = ", ".join(".".join(str(p) for p in e["loc"]) or "(body)" for e in exc.errors())
+            return _reject(400, f"not a Hajatek event (invalid: {fields})")
+        if event.type not in KNOWN_TYPES:
+            return _reject(400, f"unknown event type {event.type!r}")
+        try:
+            store = inbox()
+        except RuntimeError:
+            return _reject(503, "the server is starting; Hajatek will retry")
+        if store.known(event.id):
+            return JSONResponse({"received": True, "duplicate": True})
+        age = store.now() - event.created_at.timestamp()
+        if age > store.max_age:
+            logger.warning("webhook %s rejected: created %.0f s ago, beyond the replay window", event.id, age)
+            return _reject(400, "event is older than the replay window")
+        if store.add(event):
+            logger.info("webhook %s (%s) stored", event.id, event.type)
+            await hub.announce(event.id)
+        return JSONResponse({"received": True})
+
+    return Route(WEBHOOK_PATH, receive, methods=["POST"])
