@@ -134,11 +134,11 @@ def build_server(
             stack.callback(inbox.close)
             async with connect() as client:
                 shop = Shop(client=client, options=options, audit=audit, confirmations=confirmations, inbox=inbox)
-                ref.set(shop)
+                ref.push(shop)
                 try:
                     yield shop
                 finally:
-                    ref.set(None)
+                    ref.remove(shop)
 
     server = HajatekServer(
         "hajatek",

@@ -82,15 +82,22 @@ def current_shop(ctx: Context[Shop]) -> Shop:
 
 
 class ShopRef:
-    """The live :class:`Shop`, for handlers the SDK gives no ``Context`` (static resources, completions)."""
+    """The live :class:`Shop`, for handlers the SDK gives no ``Context`` (static resources, completions, webhooks).
+
+    stdio and streamable HTTP enter the lifespan once; the legacy SSE transport enters it once per connection, so
+    several shops may be open at once (over the same files). Any open one serves; the newest is used.
+    """
 
     def __init__(self) -> None:
-        self._shop: Shop | None = None
+        self._open: list[Shop] = []
 
-    def set(self, shop: Shop | None) -> None:
-        self._shop = shop
+    def push(self, shop: Shop) -> None:
+        self._open.append(shop)
+
+    def remove(self, shop: Shop) -> None:
+        self._open.remove(shop)
 
     def get(self) -> Shop:
-        if self._shop is None:
+        if not self._open:
             raise RuntimeError("the server is not running: the store connection opens with the server's lifespan")
-        return self._shop
+        return self._open[-1]

@@ -132,7 +132,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _wait_until_listening(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+def wait_until_listening(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while True:
         try:
@@ -162,7 +162,7 @@ def running_server(script: Path, transport: Literal["streamable-http", "sse"], d
             command, env=server_env(data_dir), stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
         )
     try:
-        _wait_until_listening(process, port, log)
+        wait_until_listening(process, port, log)
         yield HttpServer(process, port, log)
     finally:
         process.terminate()

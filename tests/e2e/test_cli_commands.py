@@ -102,10 +102,12 @@ def test_sandbox_changes_persist_in_the_data_dir_between_runs(
     assert json.loads(fresh.stdout.splitlines()[-1])["status"] == "pending"
 
 
-def test_demo_walks_through_six_steps_and_exits_0(script: Path, env: dict[str, str]) -> None:
+def test_demo_walks_through_seven_steps_and_exits_0(script: Path, env: dict[str, str]) -> None:
     result = hajatek_mcp(script, "demo", env=env)
     assert (result.returncode, result.stderr) == (0, "")
-    positions = [result.stdout.find(f"[{n}/6] ") for n in range(1, 7)]
+    assert "payment.completed" in result.stdout, "the sandbox's webhooks reached the inbox"
+    assert "confirmation_required" in result.stdout
+    positions = [result.stdout.find(f"[{n}/7] ") for n in range(1, 8)]
     assert -1 not in positions, result.stdout
     assert positions == sorted(positions)
     assert "12 tools" in result.stdout

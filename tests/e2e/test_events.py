@@ -16,7 +16,7 @@ from mcp import Client
 
 from hajatek_mcp.api import sign
 from tests.conftest import CANARY_WEBHOOK_SECRET
-from tests.e2e.conftest import StdioConnect, _wait_until_listening, free_port
+from tests.e2e.conftest import StdioConnect, wait_until_listening, free_port
 
 SECRET = CANARY_WEBHOOK_SECRET
 
@@ -92,7 +92,7 @@ def post_then_kill_9(script: Path, env: dict[str, str], event_id: str) -> None:
             stdout=subprocess.DEVNULL, stderr=output,
         )  # fmt: skip
     try:
-        _wait_until_listening(process, port, log)
+        wait_until_listening(process, port, log)
         body, headers = delivery(event_id)
         with httpx2.Client() as http:
             response = http.post(f"http://127.0.0.1:{port}/webhooks/hajatek", content=body, headers=headers)
