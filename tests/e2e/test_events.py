@@ -16,7 +16,7 @@ from mcp import Client
 
 from hajatek_mcp.api import sign
 from tests.conftest import CANARY_WEBHOOK_SECRET
-from tests.e2e.conftest import StdioConnect, wait_until_listening, free_port
+from tests.e2e.conftest import StdioConnect, free_port, wait_until_listening
 
 SECRET = CANARY_WEBHOOK_SECRET
 

@@ -26,9 +26,9 @@ from tests.e2e.conftest import (
     REQUEST_TIMEOUT,
     STARTUP_TIMEOUT,
     HttpServer,
-    wait_until_listening,
     free_port,
     server_env,
+    wait_until_listening,
 )
 
 Transport = Literal["streamable-http", "sse"]

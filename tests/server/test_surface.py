@@ -102,7 +102,11 @@ async def test_static_resources(connect: Connect) -> None:
 async def test_resource_templates(connect: Connect) -> None:
     async with connect() as client:
         templates = {t.uri_template for t in (await client.list_resource_templates()).resource_templates}
-        assert templates == {"hajatek://catalog/{category}", "hajatek://orders/{order_id}", "hajatek://events/{event_id}"}
+        assert templates == {
+            "hajatek://catalog/{category}",
+            "hajatek://orders/{order_id}",
+            "hajatek://events/{event_id}",
+        }
         catalog = json.loads(_text(await client.read_resource("hajatek://catalog")))
         category = next(iter(catalog["categories"]))
         products = json.loads(_text(await client.read_resource(f"hajatek://catalog/{category}")))
