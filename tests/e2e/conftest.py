@@ -152,14 +152,25 @@ def wait_until_listening(process: subprocess.Popen[bytes], port: int, log: Path)
 
 
 @contextmanager
-def running_server(script: Path, transport: Literal["streamable-http", "sse"], data_dir: Path) -> Iterator[HttpServer]:
+def running_server(
+    script: Path,
+    transport: Literal["streamable-http", "sse"],
+    data_dir: Path,
+    *extra_args: str,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[HttpServer]:
     """``hajatek-mcp serve --sandbox`` over HTTP on a free loopback port, stopped (terminate, then kill) on exit."""
     port = free_port()
     log = data_dir / f"{transport}.log"
-    command = [str(script), "serve", "--sandbox", "--transport", transport, "--host", "127.0.0.1", "--port", str(port)]
+    command = [str(script), "serve", "--sandbox", "--transport", transport, "--host", "127.0.0.1", "--port", str(port),
+               *extra_args]  # fmt: skip
     with log.open("wb") as output:
         process = subprocess.Popen(  # noqa: S603  # our own console script, fixed arguments
-            command, env=server_env(data_dir), stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
+            command,
+            env={**server_env(data_dir), **(extra_env or {})},
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
         )
     try:
         wait_until_listening(process, port, log)

@@ -16,7 +16,7 @@ from mcp import Client
 
 from hajatek_mcp.api import sign
 from tests.conftest import CANARY_WEBHOOK_SECRET
-from tests.e2e.conftest import StdioConnect, free_port, wait_until_listening
+from tests.e2e.conftest import StdioConnect, free_port, running_server, wait_until_listening
 
 SECRET = CANARY_WEBHOOK_SECRET
 
@@ -126,3 +126,38 @@ async def test_the_sandbox_delivers_its_own_signed_webhooks_to_the_server(stdio:
         assert not order.is_error
         assert order.structured_content is not None
         assert order.structured_content["total"] == created[0]["data"]["total"]
+
+
+async def test_an_http_client_hears_of_a_webhook_posted_beside_mcp(script: Path, tmp_path: Path, mode: str) -> None:
+    heard = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        root = getattr(message, "root", message)
+        if isinstance(root, mcp.types.ResourceUpdatedNotification) and str(root.params.uri) == "hajatek://events":
+            heard.set()
+
+    body, headers = delivery("evt_http_1")
+    with running_server(script, "streamable-http", tmp_path, extra_env={"HAJATEK_WEBHOOK_SECRET": SECRET}) as server:
+        async with (
+            Client(server.url("/mcp"), mode=mode, message_handler=on_message) as client,
+            httpx2.AsyncClient() as http,
+        ):
+            if mode == "legacy":
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", mcp.MCPDeprecationWarning)
+                    await client.session.subscribe_resource("hajatek://events")
+                assert (await http.post(server.url("/webhooks/hajatek"), content=body,
+                                        headers=headers)).status_code == 200  # fmt: skip
+                with anyio.fail_after(1):
+                    await heard.wait()
+            else:
+                async with client.listen(resource_subscriptions=["hajatek://events"]) as subscription:
+                    response = await http.post(server.url("/webhooks/hajatek"), content=body, headers=headers)
+                    assert response.status_code == 200
+                    with anyio.fail_after(1):
+                        async for _ in subscription:
+                            break
+            assert await event_ids(client) == ["evt_http_1"]
+            unsigned = await http.post(server.url("/webhooks/hajatek"), content=body,
+                                       headers={"Content-Type": "application/json"})  # fmt: skip
+            assert unsigned.status_code == 401

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -27,8 +27,7 @@ from tests.e2e.conftest import (
     STARTUP_TIMEOUT,
     HttpServer,
     free_port,
-    server_env,
-    wait_until_listening,
+    running_server,
 )
 
 Transport = Literal["streamable-http", "sse"]
@@ -58,31 +57,9 @@ def bearer(token: str = TOKEN) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-@contextmanager
-def secured_server(script: Path, transport: Transport, data_dir: Path) -> Iterator[HttpServer]:
+def secured_server(script: Path, transport: Transport, data_dir: Path) -> AbstractContextManager[HttpServer]:
     """``hajatek-mcp serve --sandbox --log-level DEBUG`` on 127.0.0.1 with the canary secrets; stopped on exit."""
-    port = free_port()
-    log = data_dir / f"{transport}.log"
-    command = [str(script), "serve", "--sandbox", "--transport", transport, "--host", "127.0.0.1",
-               "--port", str(port), "--log-level", "DEBUG"]  # fmt: skip
-    with log.open("wb") as output:
-        process = subprocess.Popen(  # noqa: S603  # our own console script, fixed arguments
-            command,
-            env={**server_env(data_dir), **CANARIES},
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_until_listening(process, port, log)
-        yield HttpServer(process, port, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    return running_server(script, transport, data_dir, "--log-level", "DEBUG", extra_env=CANARIES)
 
 
 @pytest.fixture(scope="module")
