@@ -50,3 +50,16 @@ def test_a_malformed_setting_stops_with_one_line(
     monkeypatch.setenv("HAJATEK_PLAN", "platinum")
     assert main(["check"]) == 2
     assert capsys.readouterr().err.startswith("hajatek-mcp: HAJATEK_PLAN is invalid")
+
+
+def test_a_webhook_listener_without_a_secret_says_which_variable_to_set(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    monkeypatch.setenv("HAJATEK_API_KEY", "sk_live_x")
+    monkeypatch.setenv("HAJATEK_STORE_ID", "str_x")
+    monkeypatch.setenv("HAJATEK_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("HAJATEK_WEBHOOK_SECRET", raising=False)
+    assert main(["--webhook-port", "8799"]) == 2
+    err = capsys.readouterr().err
+    assert "webhook receiver off" in err
+    assert err.strip().splitlines()[-1].startswith("hajatek-mcp: --webhook-port needs HAJATEK_WEBHOOK_SECRET")
