@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import anyio
 from pydantic import SecretStr
@@ -74,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="Host header to accept besides loopback (repeatable; HAJATEK_ALLOWED_HOSTS)")  # fmt: skip
     serve.add_argument("--allowed-origin", action="append", metavar="ORIGIN",
                        help="browser Origin to accept (repeatable; env HAJATEK_ALLOWED_ORIGINS)")  # fmt: skip
+    serve.add_argument("--oauth-issuer", metavar="URL",
+                       help="run the built-in OAuth server; URL is this server's public https address "
+                       "(env HAJATEK_OAUTH_ISSUER; needs HAJATEK_OAUTH_PASSPHRASE)")  # fmt: skip
     serve.add_argument("--webhook-port", type=int, metavar="PORT",
                        help="with stdio: also receive webhooks on this port (POST /webhooks/hajatek)")  # fmt: skip
     serve.add_argument("--webhook-host", default="127.0.0.1",
@@ -93,6 +97,12 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", parents=[common], help="check the configuration and the connection to Hajatek")
     check.add_argument("--sandbox", action="store_true", help="check the embedded sandbox store instead")
+
+    oauth = sub.add_parser("oauth", parents=[common], help="list or revoke the apps granted access over OAuth")
+    oauth_sub = oauth.add_subparsers(dest="oauth_command", metavar="ACTION", required=True)
+    oauth_sub.add_parser("clients", help="list registered apps and their grants")
+    revoke = oauth_sub.add_parser("revoke", help="revoke every token of an app (it must ask for consent again)")
+    revoke.add_argument("client_id")
 
     sandbox = sub.add_parser("sandbox", parents=[common], help="run the local Hajatek API sandbox over HTTP")
     sandbox.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1, loopback only)")
@@ -161,6 +171,7 @@ def _settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settings:
         mcp_auth_token=getattr(args, "auth_token", None),
         allowed_hosts=getattr(args, "allowed_host", None),
         allowed_origins=getattr(args, "allowed_origin", None),
+        oauth_issuer=getattr(args, "oauth_issuer", None),
     )
 
 
@@ -212,18 +223,26 @@ def _cmd_serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         return 0
     from hajatek_mcp.server.http import HttpSecurity, check_bind, serve_http  # noqa: PLC0415
 
+    hosts, origins = list(settings.allowed_hosts), list(settings.allowed_origins)
+    if settings.oauth_issuer:  # the consent page is posted from the issuer's origin, to the issuer's host
+        issuer = urlsplit(settings.oauth_issuer)
+        hosts.append(issuer.netloc)
+        origins.append(f"{issuer.scheme}://{issuer.netloc}")
     security = HttpSecurity(
         auth_token=settings.mcp_auth_token,
-        allowed_hosts=tuple(settings.allowed_hosts),
-        allowed_origins=tuple(settings.allowed_origins),
+        allowed_hosts=tuple(hosts),
+        allowed_origins=tuple(origins),
         allow_unauthenticated_remote=args.dangerously_allow_unauthenticated,
+        oauth=settings.oauth_issuer is not None,
     )
     check_bind(args.host, security)  # before anything starts: a refused bind changes nothing
     server = _server(args, settings, env)
     path = "/mcp" if args.transport == "streamable-http" else "/sse"
     print(f"hajatek-mcp: serving MCP over {args.transport} on http://{args.host}:{args.port}{path}", file=sys.stderr)
     print(f"hajatek-mcp: {server.webhook_status}", file=sys.stderr)
-    serve_http(server, args.transport, host=args.host, port=args.port, security=security, routes=server.webhook_routes)
+    if settings.oauth_issuer:
+        print(f"hajatek-mcp: OAuth on; consent page at {settings.oauth_issuer}/oauth/consent", file=sys.stderr)
+    serve_http(server, args.transport, host=args.host, port=args.port, security=security, routes=server.public_routes)
     return 0
 
 
@@ -244,6 +263,35 @@ async def _stdio_with_webhooks(server: HajatekServer, host: str, port: int) -> N
             listener.should_exit = True
 
 
+def _cmd_oauth(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from hajatek_mcp.server.audit import AuditLog  # noqa: PLC0415
+    from hajatek_mcp.server.oauth import OAuthStore  # noqa: PLC0415
+
+    settings = Settings.from_env(env)
+    path = settings.data_dir / "oauth.db"
+    if not path.exists():
+        print(f"No OAuth state in {settings.data_dir}: no app has been granted access.")
+        return 0
+    store = OAuthStore(path)
+    try:
+        if args.oauth_command == "revoke":
+            removed = store.revoke_client(args.client_id)
+            audit = AuditLog(settings.data_dir / "audit.db")
+            audit.record("oauth.revoke", {"by": "cli"}, "executed", "host", target=args.client_id)
+            audit.close()
+            print(f"Revoked {args.client_id}: {removed} tokens removed; the app must ask for consent again.")
+            return 0
+        clients = store.clients()
+    finally:
+        store.close()
+    if not clients:
+        print("No app has registered.")
+    for client in clients:
+        print(f"{client['client_id']}  {client['client_name'] or '(no name)'}  scopes: {client['scopes'] or '-'}  "
+              f"live grants: {client['live_grants']}")  # fmt: skip
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Mapping[str, str]], int]] = {
     "serve": _cmd_serve,
     "tools": _cmd_tools,
@@ -251,6 +299,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Mapping[str, str]], int]] = {
     "demo": _cmd_demo,
     "check": _cmd_check,
     "sandbox": _cmd_sandbox,
+    "oauth": _cmd_oauth,
 }
 
 
@@ -276,6 +325,8 @@ def _options(args: argparse.Namespace, settings: Settings, env: Mapping[str, str
         webhook_secret=settings.webhook_secret,
         webhook_max_age=settings.webhook_max_age,
         event_retention_days=settings.event_retention_days,
+        oauth_issuer=settings.oauth_issuer if getattr(args, "transport", "stdio") != "stdio" else None,
+        oauth_passphrase=settings.oauth_passphrase,
     )
 
 

@@ -41,6 +41,8 @@ _FIXES: dict[str, str] = {
     "allowed_hosts": "use a comma-separated list of host names, e.g. mcp.example.com,mcp.example.com:443",
     "allowed_origins": "use a comma-separated list of origins, e.g. https://chatgpt.com",
     "webhook_max_age": "use a number of seconds of at least 60, e.g. 86400 (a day)",
+    "oauth_issuer": "use the public https:// URL clients reach this server at, e.g. https://mcp.example.com",
+    "oauth_passphrase": "use a passphrase of at least 12 characters; the merchant types it on the consent page",
     "event_retention_days": "use a number of days, e.g. 30",
 }
 
@@ -80,6 +82,8 @@ class Settings(BaseModel):
     mcp_auth_token: SecretStr | None = Field(default=None, description="HAJATEK_MCP_AUTH_TOKEN: HTTP bearer token")
     allowed_hosts: list[str] = Field(default_factory=list, description="HAJATEK_ALLOWED_HOSTS")
     allowed_origins: list[str] = Field(default_factory=list, description="HAJATEK_ALLOWED_ORIGINS")
+    oauth_issuer: str | None = Field(default=None, description="HAJATEK_OAUTH_ISSUER: public https URL of this server")
+    oauth_passphrase: SecretStr | None = Field(default=None, description="HAJATEK_OAUTH_PASSPHRASE: consent sign-in")
     webhook_max_age: float = Field(default=86400.0, ge=60, description="HAJATEK_WEBHOOK_MAX_AGE: replay window (s)")
     event_retention_days: float = Field(default=30.0, gt=0, description="HAJATEK_EVENT_RETENTION_DAYS")
 
@@ -88,6 +92,23 @@ class Settings(BaseModel):
     def _comma_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("oauth_issuer")
+    @classmethod
+    def _issuer(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        local = value.startswith(("http://127.0.0.1", "http://localhost"))
+        if not (value.startswith("https://") or local):
+            raise ValueError("must be an https:// URL (http:// only for 127.0.0.1 or localhost)")
+        return value.rstrip("/")
+
+    @field_validator("oauth_passphrase")
+    @classmethod
+    def _passphrase(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 12:
+            raise ValueError("too short")
         return value
 
     @field_validator("mcp_auth_token")

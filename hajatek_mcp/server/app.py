@@ -21,6 +21,7 @@ from hajatek_mcp.server.audit import AuditLog
 from hajatek_mcp.server.confirmations import ConfirmationStore
 from hajatek_mcp.server.events import WEBHOOK_PATH, EventHub, EventInbox, webhook_route
 from hajatek_mcp.server.guards import CONFIRM_HINT
+from hajatek_mcp.server.oauth import OAuthSetup
 from hajatek_mcp.server.state import TOOLSETS, ServerOptions, Shop, ShopRef
 from hajatek_mcp.server.tools import TOOLS, ToolSpec
 
@@ -95,11 +96,25 @@ def _tool(spec: ToolSpec) -> Tool:
 
 
 class HajatekServer(MCPServer[Shop]):
-    """The MCP server, plus the HTTP routes it needs served beside MCP (the webhook receiver)."""
+    """The MCP server, plus the HTTP routes it needs served beside MCP (webhook receiver, OAuth consent page)."""
 
     webhook_routes: list[BaseRoute]
     webhook_status: str
     """Why the receiver is or is not served, for the start-up log."""
+    oauth_routes: list[BaseRoute]
+
+    @property
+    def public_routes(self) -> list[BaseRoute]:
+        """Routes served beside MCP that authenticate themselves (signatures, the passphrase)."""
+        return [*self.webhook_routes, *self.oauth_routes]
+
+
+def _oauth(options: ServerOptions) -> OAuthSetup | None:
+    if options.oauth_issuer is None:
+        return None
+    if options.oauth_passphrase is None:
+        raise ValueError("the built-in OAuth server needs an admin passphrase (HAJATEK_OAUTH_PASSPHRASE)")
+    return OAuthSetup(options.oauth_issuer, options.oauth_passphrase, options.state_dir, clock=options.clock)
 
 
 def build_server(
@@ -140,6 +155,7 @@ def build_server(
                 finally:
                     ref.remove(shop)
 
+    oauth = _oauth(options)
     server = HajatekServer(
         "hajatek",
         title="Hajatek store" + (" (sandbox)" if options.sandbox else ""),
@@ -151,7 +167,9 @@ def build_server(
         tools=[_tool(spec) for spec in selected_tools(options)],
         log_level="WARNING",
         subscriptions=hub.bus,
+        **(oauth.server_arguments if oauth else {}),
     )
+    server.oauth_routes = oauth.routes if oauth else []
     hub.install(server)
     resources.register(server, options, ref)
     prompts.register(server, options)

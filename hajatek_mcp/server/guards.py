@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, ParamSpec, TypeVar
 
+from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import (
     AcceptedElicitation,
     CancelledElicitation,
@@ -61,6 +62,8 @@ __all__ = [
     "unguarded_write",
 ]
 
+#: The OAuth scope that allows writes (see hajatek_mcp.server.oauth).
+WRITE_SCOPE = "store.write"
 #: Order statuses whose setting needs confirmation: goods or money go back.
 GUARDED_STATUSES = frozenset({"cancelled", "refunded"})
 #: How many recent orders the delete preview checks for references to the product.
@@ -232,6 +235,17 @@ def ask_update_product(
 # -- running a write --------------------------------------------------------------------------------------------------
 
 
+def _require_write_scope(shop: Shop, tool: str, arguments: Mapping[str, Any]) -> None:
+    """Over OAuth, a write needs ``store.write``; stdio and static-token connections carry no OAuth token."""
+    token = get_access_token()
+    if token is not None and WRITE_SCOPE not in token.scopes:
+        shop.audit.record(tool, arguments, "refused", "not_guarded", detail="read-only OAuth grant")
+        raise ToolError(
+            f"{tool} changes the store, but this connection was granted read-only access (store.read). Nothing was "
+            "changed. Ask the merchant to reconnect the app and choose 'Read and change' on the consent page."
+        )
+
+
 async def guarded(
     shop: Shop,
     tool: str,
@@ -244,6 +258,7 @@ async def guarded(
 ) -> CallToolResult:
     """Run a guarded write after the yes ``answer`` carries, or return a preview and token, or say it was declined."""
     audit, args = shop.audit, dict(arguments)
+    _require_write_scope(shop, tool, args)
     if plan.error is not None:
         audit.record(tool, args, "failed", "not_guarded", target=plan.target, detail=plan.error)
         raise ToolError(f"{plan.error} Nothing was changed.")
@@ -295,6 +310,7 @@ async def unguarded_write(
     target: str | None = None,
 ) -> T:
     """Run a write and audit its outcome (an API failure is recorded, then raised as the tool's error)."""
+    _require_write_scope(shop, tool, arguments)
     try:
         result = await execute()
     except HajatekError as exc:

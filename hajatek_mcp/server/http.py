@@ -78,6 +78,8 @@ class HttpSecurity:
     """Browser origins to accept besides loopback ones, e.g. ``https://chatgpt.com``."""
     allow_unauthenticated_remote: bool = False
     """``--dangerously-allow-unauthenticated``: serve a non-loopback address without a token."""
+    oauth: bool = False
+    """The built-in OAuth server authenticates MCP requests (the SDK checks each bearer token)."""
 
 
 def is_loopback(host: str) -> bool:
@@ -95,7 +97,7 @@ def check_bind(host: str, security: HttpSecurity) -> None:
 
     A non-loopback bind that is allowed logs a warning: plain HTTP exposes the token, the opt-out exposes the store.
     """
-    if is_loopback(host):
+    if is_loopback(host) or security.oauth:
         return
     if security.auth_token is None and not security.allow_unauthenticated_remote:
         raise SettingsError(

@@ -50,6 +50,10 @@ class ServerOptions:
     webhook_max_age: float = 86400.0
     """Events created longer ago than this (seconds) are refused unless already known (replay window)."""
     event_retention_days: float = 30.0
+    oauth_issuer: str | None = None
+    """Public base URL of this server (https://…) to run the built-in OAuth server; None: no OAuth."""
+    oauth_passphrase: SecretStr | None = None
+    """The merchant's admin passphrase, asked on the consent page."""
 
     def __post_init__(self) -> None:
         unknown = self.toolsets - set(TOOLSETS)

@@ -158,9 +158,10 @@ def running_server(
     data_dir: Path,
     *extra_args: str,
     extra_env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> Iterator[HttpServer]:
     """``hajatek-mcp serve --sandbox`` over HTTP on a free loopback port, stopped (terminate, then kill) on exit."""
-    port = free_port()
+    port = port or free_port()
     log = data_dir / f"{transport}.log"
     command = [str(script), "serve", "--sandbox", "--transport", transport, "--host", "127.0.0.1", "--port", str(port),
                *extra_args]  # fmt: skip

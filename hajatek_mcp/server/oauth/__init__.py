@@ -1,0 +1,52 @@
+"""Remote access: a built-in OAuth 2.1 authorization server with a consent page, on the MCP SDK's auth support."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mcp.server.auth.settings import AuthSettings, ClientRegistrationOptions, RevocationOptions
+from pydantic import AnyHttpUrl, SecretStr
+from starlette.routing import BaseRoute
+
+from hajatek_mcp.server.audit import AuditLog
+from hajatek_mcp.server.oauth.consent import consent_routes
+from hajatek_mcp.server.oauth.provider import READ, SCOPES, WRITE, HajatekOAuthProvider
+from hajatek_mcp.server.oauth.store import OAuthStore
+
+__all__ = ["READ", "SCOPES", "WRITE", "OAuthSetup", "OAuthStore"]
+
+
+class OAuthSetup:
+    """Everything the built-in authorization server needs: its store, the provider, settings and consent routes.
+
+    ``oauth.db`` and the audit log are opened here (the SDK needs the provider when the server is built); with
+    ``state_dir=None`` they live in memory.
+    """
+
+    def __init__(
+        self, issuer: str, passphrase: SecretStr, state_dir: Path | None, *, clock: Callable[[], float]
+    ) -> None:
+        issuer = issuer.rstrip("/")
+        if not issuer.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            raise ValueError("the OAuth issuer must be an https:// URL (http only for 127.0.0.1 or localhost)")
+        self.resource = f"{issuer}/mcp"
+        self.store = OAuthStore(state_dir / "oauth.db" if state_dir else None, clock=clock)
+        self.audit = AuditLog(state_dir / "audit.db" if state_dir else None, clock=clock)
+        self.provider = HajatekOAuthProvider(self.store, issuer=issuer, resource=self.resource, audit=self.audit)
+        self.settings = AuthSettings(
+            issuer_url=AnyHttpUrl(issuer),
+            resource_server_url=AnyHttpUrl(self.resource),
+            required_scopes=[READ],
+            client_registration_options=ClientRegistrationOptions(
+                enabled=True, valid_scopes=list(SCOPES), default_scopes=[READ]
+            ),
+            revocation_options=RevocationOptions(enabled=True),
+            validate_token_resource=True,
+        )
+        self.routes: list[BaseRoute] = list(consent_routes(self.provider, passphrase))
+
+    @property
+    def server_arguments(self) -> dict[str, Any]:
+        return {"auth": self.settings, "auth_server_provider": self.provider}
