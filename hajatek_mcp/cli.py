@@ -26,6 +26,7 @@ from pydantic import SecretStr
 from hajatek_mcp import __version__
 from hajatek_mcp.api import HajatekClient, HajatekError
 from hajatek_mcp.server import TOOLSETS, HajatekServer, ServerOptions, build_server
+from hajatek_mcp.server.state import ExternalIssuer
 from hajatek_mcp.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -240,7 +241,10 @@ def _cmd_serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     path = "/mcp" if args.transport == "streamable-http" else "/sse"
     print(f"hajatek-mcp: serving MCP over {args.transport} on http://{args.host}:{args.port}{path}", file=sys.stderr)
     print(f"hajatek-mcp: {server.webhook_status}", file=sys.stderr)
-    if settings.oauth_issuer:
+    if settings.oauth_issuer and settings.oauth_external_issuer:
+        print(f"hajatek-mcp: OAuth on; tokens of {settings.oauth_external_issuer} checked by introspection",
+              file=sys.stderr)  # fmt: skip
+    elif settings.oauth_issuer:
         print(f"hajatek-mcp: OAuth on; consent page at {settings.oauth_issuer}/oauth/consent", file=sys.stderr)
     serve_http(server, args.transport, host=args.host, port=args.port, security=security, routes=server.public_routes)
     return 0
@@ -327,6 +331,7 @@ def _options(args: argparse.Namespace, settings: Settings, env: Mapping[str, str
         event_retention_days=settings.event_retention_days,
         oauth_issuer=settings.oauth_issuer if getattr(args, "transport", "stdio") != "stdio" else None,
         oauth_passphrase=settings.oauth_passphrase,
+        oauth_external=ExternalIssuer(*external) if (external := settings.external_issuer()) else None,
     )
 
 

@@ -43,6 +43,8 @@ _FIXES: dict[str, str] = {
     "webhook_max_age": "use a number of seconds of at least 60, e.g. 86400 (a day)",
     "oauth_issuer": "use the public https:// URL clients reach this server at, e.g. https://mcp.example.com",
     "oauth_passphrase": "use a passphrase of at least 12 characters; the merchant types it on the consent page",
+    "oauth_external_issuer": "use the issuer URL of your identity provider, e.g. https://id.example.com/realms/shop",
+    "oauth_introspection_url": "use the provider's RFC 7662 introspection endpoint (https://…)",
     "event_retention_days": "use a number of days, e.g. 30",
 }
 
@@ -84,6 +86,10 @@ class Settings(BaseModel):
     allowed_origins: list[str] = Field(default_factory=list, description="HAJATEK_ALLOWED_ORIGINS")
     oauth_issuer: str | None = Field(default=None, description="HAJATEK_OAUTH_ISSUER: public https URL of this server")
     oauth_passphrase: SecretStr | None = Field(default=None, description="HAJATEK_OAUTH_PASSPHRASE: consent sign-in")
+    oauth_external_issuer: str | None = Field(default=None, description="HAJATEK_OAUTH_EXTERNAL_ISSUER")
+    oauth_introspection_url: str | None = Field(default=None, description="HAJATEK_OAUTH_INTROSPECTION_URL")
+    oauth_client_id: str | None = Field(default=None, description="HAJATEK_OAUTH_CLIENT_ID: for introspection")
+    oauth_client_secret: SecretStr | None = Field(default=None, description="HAJATEK_OAUTH_CLIENT_SECRET")
     webhook_max_age: float = Field(default=86400.0, ge=60, description="HAJATEK_WEBHOOK_MAX_AGE: replay window (s)")
     event_retention_days: float = Field(default=30.0, gt=0, description="HAJATEK_EVENT_RETENTION_DAYS")
 
@@ -94,7 +100,7 @@ class Settings(BaseModel):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
-    @field_validator("oauth_issuer")
+    @field_validator("oauth_issuer", "oauth_external_issuer", "oauth_introspection_url")
     @classmethod
     def _issuer(cls, value: str | None) -> str | None:
         if value is None:
@@ -144,6 +150,25 @@ class Settings(BaseModel):
             problem = first["msg"].removeprefix("Value error, ")
             fix = _FIXES.get(field, "check the value")
             raise SettingsError(f"{ENV_PREFIX}{field.upper()} is invalid ({problem}): {fix}.") from None
+
+    def external_issuer(self) -> tuple[str, str, str, SecretStr] | None:
+        """(issuer, introspection URL, client id, secret) when an external issuer is configured, else None."""
+        if self.oauth_external_issuer is None:
+            return None
+        needed = {
+            "INTROSPECTION_URL": self.oauth_introspection_url,
+            "CLIENT_ID": self.oauth_client_id,
+            "CLIENT_SECRET": self.oauth_client_secret,
+        }
+        missing = [name for name, value in needed.items() if not value]
+        if missing or self.oauth_introspection_url is None or self.oauth_client_id is None:
+            raise SettingsError(
+                f"{ENV_PREFIX}OAUTH_EXTERNAL_ISSUER needs {', '.join(ENV_PREFIX + 'OAUTH_' + m for m in missing)}: "
+                "the introspection endpoint and this server's client credentials at the provider."
+            )
+        assert self.oauth_client_secret is not None  # noqa: S101  # checked in `missing`
+        issuer, url, client = self.oauth_external_issuer, self.oauth_introspection_url, self.oauth_client_id
+        return issuer, url, client, self.oauth_client_secret
 
     def require_api_credentials(self) -> tuple[SecretStr, str]:
         """The API key and store id, or a :class:`SettingsError` naming the one that is missing."""

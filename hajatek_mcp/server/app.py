@@ -21,7 +21,7 @@ from hajatek_mcp.server.audit import AuditLog
 from hajatek_mcp.server.confirmations import ConfirmationStore
 from hajatek_mcp.server.events import WEBHOOK_PATH, EventHub, EventInbox, webhook_route
 from hajatek_mcp.server.guards import CONFIRM_HINT
-from hajatek_mcp.server.oauth import OAuthSetup
+from hajatek_mcp.server.oauth import ExternalOAuth, OAuthSetup
 from hajatek_mcp.server.state import TOOLSETS, ServerOptions, Shop, ShopRef
 from hajatek_mcp.server.tools import TOOLS, ToolSpec
 
@@ -109,9 +109,11 @@ class HajatekServer(MCPServer[Shop]):
         return [*self.webhook_routes, *self.oauth_routes]
 
 
-def _oauth(options: ServerOptions) -> OAuthSetup | None:
+def _oauth(options: ServerOptions) -> OAuthSetup | ExternalOAuth | None:
     if options.oauth_issuer is None:
         return None
+    if options.oauth_external is not None:
+        return ExternalOAuth(options.oauth_issuer, options.oauth_external)
     if options.oauth_passphrase is None:
         raise ValueError("the built-in OAuth server needs an admin passphrase (HAJATEK_OAUTH_PASSPHRASE)")
     return OAuthSetup(options.oauth_issuer, options.oauth_passphrase, options.state_dir, clock=options.clock)

@@ -22,10 +22,20 @@ from hajatek_mcp.server.confirmations import ConfirmationStore
 from hajatek_mcp.server.events import EventInbox
 from hajatek_mcp.server.views import tool_result
 
-__all__ = ["TOOLSETS", "ServerOptions", "Shop", "ShopRef", "current_shop"]
+__all__ = ["TOOLSETS", "ExternalIssuer", "ServerOptions", "Shop", "ShopRef", "current_shop"]
 
 #: Tool groups that ``--toolsets`` selects from.
 TOOLSETS: Final = ("store", "catalog", "orders", "customers", "analytics", "events")
+
+
+@dataclass(frozen=True)
+class ExternalIssuer:
+    """An external OAuth authorization server whose tokens are checked by introspection (RFC 7662)."""
+
+    issuer: str
+    introspection_url: str
+    client_id: str
+    client_secret: SecretStr
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,8 @@ class ServerOptions:
     """Public base URL of this server (https://…) to run the built-in OAuth server; None: no OAuth."""
     oauth_passphrase: SecretStr | None = None
     """The merchant's admin passphrase, asked on the consent page."""
+    oauth_external: ExternalIssuer | None = None
+    """Accept tokens of an external authorization server instead of running the built-in one."""
 
     def __post_init__(self) -> None:
         unknown = self.toolsets - set(TOOLSETS)

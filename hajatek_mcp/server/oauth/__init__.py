@@ -12,10 +12,12 @@ from starlette.routing import BaseRoute
 
 from hajatek_mcp.server.audit import AuditLog
 from hajatek_mcp.server.oauth.consent import consent_routes
+from hajatek_mcp.server.oauth.introspection import IntrospectionVerifier
 from hajatek_mcp.server.oauth.provider import READ, SCOPES, WRITE, HajatekOAuthProvider
 from hajatek_mcp.server.oauth.store import OAuthStore
+from hajatek_mcp.server.state import ExternalIssuer
 
-__all__ = ["READ", "SCOPES", "WRITE", "OAuthSetup", "OAuthStore"]
+__all__ = ["READ", "SCOPES", "WRITE", "ExternalOAuth", "OAuthSetup", "OAuthStore"]
 
 
 class OAuthSetup:
@@ -50,3 +52,25 @@ class OAuthSetup:
     @property
     def server_arguments(self) -> dict[str, Any]:
         return {"auth": self.settings, "auth_server_provider": self.provider}
+
+
+class ExternalOAuth:
+    """Resource-server-only mode: tokens come from an external issuer and are checked by introspection."""
+
+    def __init__(self, public_url: str, external: ExternalIssuer) -> None:
+        self.resource = f"{public_url.rstrip('/')}/mcp"
+        self.verifier = IntrospectionVerifier(
+            external.introspection_url, client_id=external.client_id, client_secret=external.client_secret,
+            resource=self.resource,
+        )  # fmt: skip
+        self.settings = AuthSettings(
+            issuer_url=AnyHttpUrl(external.issuer),
+            resource_server_url=AnyHttpUrl(self.resource),
+            required_scopes=[READ],
+            validate_token_resource=True,
+        )
+        self.routes: list[BaseRoute] = []
+
+    @property
+    def server_arguments(self) -> dict[str, Any]:
+        return {"auth": self.settings, "token_verifier": self.verifier}

@@ -1,0 +1,125 @@
+"""Tokens from an external identity provider, checked by RFC 7662 introspection (resource-server-only mode)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx2
+import pytest
+import uvicorn
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.server.mcpserver import MCPServer
+from pydantic import SecretStr
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from hajatek_mcp.server.http import HttpSecurity, http_app
+from hajatek_mcp.server.state import ExternalIssuer
+from tests.server.conftest import text
+
+CLIENT_SECRET = "introspection-secret-9f2c"
+
+
+@contextmanager
+def serving(app: Any, sock: socket.socket) -> Iterator[str]:
+    """uvicorn on an already bound loopback socket, in a thread; stops when the block ends."""
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on", timeout_graceful_shutdown=3))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        for _ in range(1000):
+            if server.started or not thread.is_alive():
+                break
+            threading.Event().wait(0.01)
+        assert server.started, "uvicorn did not start"
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
+
+
+def bound() -> socket.socket:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@pytest.fixture
+def identity_provider() -> Iterator[tuple[str, dict[str, dict[str, Any]]]]:
+    """A minimal external authorization server: only the introspection endpoint, with client authentication."""
+    tokens: dict[str, dict[str, Any]] = {}
+
+    async def introspect(request: Request) -> JSONResponse:
+        auth = request.headers.get("authorization", "")
+        import base64
+
+        if auth != "Basic " + base64.b64encode(f"hajatek-mcp:{CLIENT_SECRET}".encode()).decode():
+            return JSONResponse({"error": "invalid_client"}, status_code=401)
+        form = await request.form()
+        return JSONResponse(tokens.get(str(form.get("token")), {"active": False}))
+
+    app = Starlette(routes=[Route("/introspect", introspect, methods=["POST"])])
+    with serving(app, bound()) as url:
+        yield url, tokens
+
+
+def test_external_tokens_are_checked_for_activity_audience_expiry_and_scope(
+    make_server: Callable[..., MCPServer[Any]], identity_provider: tuple[str, dict[str, dict[str, Any]]]
+) -> None:
+    import time
+
+    import anyio
+
+    idp, tokens = identity_provider
+    sock = bound()
+    public = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    resource = f"{public}/mcp"
+    now = int(time.time())
+    tokens.update({
+        "good-rw": {"active": True, "aud": resource, "scope": "store.read store.write", "exp": now + 600,
+                    "client_id": "chatgpt", "sub": "merchant", "iss": idp},
+        "good-ro": {"active": True, "aud": [resource], "scope": "store.read", "exp": now + 600, "client_id": "bot"},
+        "other-audience": {"active": True, "aud": "https://other.example/mcp", "scope": "store.read", "exp": now + 600},
+        "expired": {"active": True, "aud": resource, "scope": "store.read", "exp": now - 5},
+        "revoked": {"active": False},
+        "no-scope": {"active": True, "aud": resource, "scope": "", "exp": now + 600},
+    })  # fmt: skip
+    external = ExternalIssuer(idp, f"{idp}/introspect", "hajatek-mcp", SecretStr(CLIENT_SECRET))
+    server = make_server(oauth_issuer=public, oauth_external=external)
+    app = http_app(server, "streamable-http", host="127.0.0.1", security=HttpSecurity(oauth=True))
+
+    def initialize(token: str) -> int:
+        return httpx2.post(resource, headers={
+            "Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream"},
+            json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25",
+                  "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}).status_code  # fmt: skip
+
+    async def call(token: str) -> tuple[bool, bool, str]:
+        headers = {"Authorization": f"Bearer {token}"}
+        async with (
+            httpx2.AsyncClient(headers=headers, timeout=30) as http,
+            Client(streamable_http_client(resource, http_client=http), mode="legacy") as client,
+        ):
+            read = await client.call_tool("get_store", {})
+            write = await client.call_tool("create_product", {"name": "IdP Oud", "price": 10, "category": "oud"})
+        return read.is_error, write.is_error, text(write)
+
+    with serving(app, sock):
+        statuses = {name: initialize(name) for name in tokens}
+        metadata = httpx2.get(f"{public}/.well-known/oauth-protected-resource/mcp").json()
+        read_write = anyio.run(call, "good-rw")
+        read_only = anyio.run(call, "good-ro")
+    assert statuses == {"good-rw": 200, "good-ro": 200, "other-audience": 401, "expired": 401, "revoked": 401,
+                        "no-scope": 403}  # fmt: skip
+    assert metadata["authorization_servers"] == [idp + "/"] or metadata["authorization_servers"] == [idp]
+    assert read_write[:2] == (False, False)
+    assert read_only[:2] == (False, True)
+    assert "read-only access" in read_only[2]
