@@ -24,7 +24,7 @@ import anyio
 from pydantic import SecretStr
 
 from hajatek_mcp import __version__
-from hajatek_mcp.api import HajatekClient, HajatekError
+from hajatek_mcp.api import HajatekClient
 from hajatek_mcp.server import TOOLSETS, HajatekServer, ServerOptions, build_server
 from hajatek_mcp.server.state import ExternalIssuer
 from hajatek_mcp.settings import Settings, SettingsError
@@ -96,8 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     call.add_argument("--json", dest="json_args", metavar="OBJECT", help="tool arguments as one JSON object")
     sub.add_parser("demo", parents=[common], help="a guided tour of the sandbox store through a real MCP client")
 
-    check = sub.add_parser("check", parents=[common], help="check the configuration and the connection to Hajatek")
-    check.add_argument("--sandbox", action="store_true", help="check the embedded sandbox store instead")
+    doctor = sub.add_parser("doctor", aliases=["check"], parents=[common],
+                            help="check the configuration, the connection, the store and the webhooks")  # fmt: skip
+    doctor.add_argument("--sandbox", action="store_true", help="check the embedded sandbox store instead")
 
     oauth = sub.add_parser("oauth", parents=[common], help="list or revoke the apps granted access over OAuth")
     oauth_sub = oauth.add_subparsers(dest="oauth_command", metavar="ACTION", required=True)
@@ -143,13 +144,17 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return 0
 
 
-def _cmd_check(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+def _cmd_doctor(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from hajatek_mcp.doctor import run_doctor  # noqa: PLC0415
+
     settings = Settings.from_env(env)
+    connect: Callable[[], AbstractAsyncContextManager[HajatekClient]] | None = None
     if args.sandbox:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         connect = functools.partial(_sandbox_client, settings.data_dir / "sandbox.db", 0.0, None, [])
-        return anyio.run(_check, connect)
-    return anyio.run(_check, _api_connector(settings))
+    elif settings.api_key is not None and settings.store_id is not None:
+        connect = _api_connector(settings)
+    return anyio.run(functools.partial(run_doctor, settings, connect, sandbox=args.sandbox))
 
 
 def _cmd_sandbox(args: argparse.Namespace, env: Mapping[str, str]) -> int:
@@ -301,7 +306,8 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Mapping[str, str]], int]] = {
     "tools": _cmd_tools,
     "call": _cmd_call,
     "demo": _cmd_demo,
-    "check": _cmd_check,
+    "doctor": _cmd_doctor,
+    "check": _cmd_doctor,
     "sandbox": _cmd_sandbox,
     "oauth": _cmd_oauth,
 }
@@ -372,27 +378,6 @@ async def _sandbox_client(
         transport=httpx2.ASGITransport(app=app),
     ) as client:  # fmt: skip
         yield client
-
-
-async def _check(connect: Callable[[], AbstractAsyncContextManager[HajatekClient]]) -> int:
-    async with connect() as client:
-        try:
-            store = await client.get_store()
-            products = await client.list_products(limit=1)
-            orders = await client.list_orders(limit=1)
-            summary = await client.get_analytics_summary("30d")
-        except HajatekError as exc:
-            print(f"hajatek-mcp: {exc}", file=sys.stderr)
-            return 1
-        budget = client.rate_limit_state()
-    print(f"OK: connected to {client.base_url}")
-    print(f"store      {store.name} ({store.id}), currency {store.currency}")
-    print(f"catalog    {products.total} products")
-    print(f"orders     {orders.total} in all; {summary.orders_count} in the last 30 days, "
-          f"revenue {summary.revenue} {summary.currency}")  # fmt: skip
-    limit = "unlimited" if budget.limit is None else f"{budget.remaining}/{budget.limit} requests left this minute"
-    print(f"rate limit {limit}")
-    return 0
 
 
 def _run_sandbox(args: argparse.Namespace, env_secret: str | None) -> int:

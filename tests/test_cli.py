@@ -33,12 +33,12 @@ def test_python_dash_m_runs_the_same_command() -> None:
     assert result.stdout.strip() == f"hajatek-mcp {hajatek_mcp.__version__}"
 
 
-def test_check_without_a_key_says_which_variable_to_set(
+def test_serving_without_a_key_says_which_variable_to_set(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name in ("HAJATEK_API_KEY", "HAJATEK_STORE_ID"):
         monkeypatch.delenv(name, raising=False)
-    assert main(["check"]) == 2
+    assert main(["tools"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("hajatek-mcp: HAJATEK_API_KEY is not set:")
     assert len(err.splitlines()) == 1
@@ -48,7 +48,7 @@ def test_a_malformed_setting_stops_with_one_line(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HAJATEK_PLAN", "platinum")
-    assert main(["check"]) == 2
+    assert main(["doctor"]) == 2
     assert capsys.readouterr().err.startswith("hajatek-mcp: HAJATEK_PLAN is invalid")
 
 

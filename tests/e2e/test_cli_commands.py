@@ -113,10 +113,10 @@ def test_demo_walks_through_seven_steps_and_exits_0(script: Path, env: dict[str,
     assert "12 tools" in result.stdout
 
 
-def test_check_sandbox_reports_the_connection(script: Path, env: dict[str, str]) -> None:
-    result = hajatek_mcp(script, "check", "--sandbox", env=env)
+def test_doctor_sandbox_reports_the_connection(script: Path, env: dict[str, str]) -> None:
+    result = hajatek_mcp(script, "doctor", "--sandbox", env=env)
     assert (result.returncode, result.stderr) == (0, "")
-    assert result.stdout.startswith("OK: connected")
+    assert "Everything needed works." in result.stdout
     assert "str_sandbox" in result.stdout
 
 
