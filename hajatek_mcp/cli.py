@@ -45,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="log level on stderr (default WARNING; env HAJATEK_LOG_LEVEL)")  # fmt: skip
 
     store = argparse.ArgumentParser(add_help=False, parents=[common])
-    store.add_argument("--sandbox", action="store_true", help="use the embedded sandbox store (no account needed)")
+    store.add_argument("--sandbox", action="store_true",
+                       help="use the embedded sandbox store, no account needed (env HAJATEK_SANDBOX)")  # fmt: skip
     store.add_argument("--read-only", action="store_true", default=None,
                        help="register no tool that changes the store (env HAJATEK_READ_ONLY)")  # fmt: skip
     store.add_argument("--confirm", choices=["auto", "token", "none"],
@@ -127,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args_list.insert(0, "serve")  # serving is the default command
     args = _parser().parse_args(args_list)
     env = os.environ
+    if getattr(args, "sandbox", None) is False and env.get("HAJATEK_SANDBOX", "").strip().lower() in _TRUE:
+        args.sandbox = True  # the bundle's "Use the demo store" switch
     level = args.log_level or env.get("HAJATEK_LOG_LEVEL", "").upper() or "WARNING"
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     try:

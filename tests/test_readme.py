@@ -47,5 +47,7 @@ async def test_readme_table_manifest_and_tools_list_name_the_same_tools() -> Non
     server = build_server(ServerOptions(), lambda: HajatekClient("unused", store_id="str_unused"))
     async with Client(server) as client:
         listed = [t.name for t in (await client.list_tools()).tools]
+        prompts = [p.name for p in (await client.list_prompts()).prompts]
     assert in_readme == in_manifest == listed
+    assert [p["name"] for p in manifest["prompts"]] == prompts
     assert manifest["version"] == hajatek_mcp.__version__
