@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, ExitStack, asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.tools import Tool
 from starlette.routing import BaseRoute
+
+if TYPE_CHECKING:
+    from hajatek_mcp.server.oauth import ExternalOAuth, OAuthSetup
 
 from hajatek_mcp import __version__
 from hajatek_mcp.api import HajatekClient
@@ -21,7 +24,6 @@ from hajatek_mcp.server.audit import AuditLog
 from hajatek_mcp.server.confirmations import ConfirmationStore
 from hajatek_mcp.server.events import WEBHOOK_PATH, EventHub, EventInbox, webhook_route
 from hajatek_mcp.server.guards import CONFIRM_HINT
-from hajatek_mcp.server.oauth import ExternalOAuth, OAuthSetup
 from hajatek_mcp.server.state import TOOLSETS, ServerOptions, Shop, ShopRef
 from hajatek_mcp.server.tools import TOOLS, ToolSpec
 
@@ -112,6 +114,8 @@ class HajatekServer(MCPServer[Shop]):
 def _oauth(options: ServerOptions) -> OAuthSetup | ExternalOAuth | None:
     if options.oauth_issuer is None:
         return None
+    from hajatek_mcp.server.oauth import ExternalOAuth, OAuthSetup  # noqa: PLC0415  # only OAuth servers pay for it
+
     if options.oauth_external is not None:
         return ExternalOAuth(options.oauth_issuer, options.oauth_external)
     if options.oauth_passphrase is None:
