@@ -10,8 +10,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, ExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from mcp.server.mcpserver import MCPServer
+from mcp import MCPError
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.tools import Tool
+from mcp.types import INVALID_PARAMS, GetPromptResult, InputRequiredResult
+from pydantic import ValidationError
 from starlette.routing import BaseRoute
 
 if TYPE_CHECKING:
@@ -109,6 +112,23 @@ class HajatekServer(MCPServer[Shop]):
     def public_routes(self) -> list[BaseRoute]:
         """Routes served beside MCP that authenticate themselves (signatures, the passphrase)."""
         return [*self.webhook_routes, *self.oauth_routes]
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Context[Shop, Any] | None = None
+    ) -> GetPromptResult | InputRequiredResult:
+        """As the SDK's, but an unknown prompt or bad arguments are -32602 Invalid params, not an internal error."""
+        try:
+            return await super().get_prompt(name, arguments, context)
+        except ValueError as exc:
+            cause: BaseException | None = exc
+            while cause is not None and not isinstance(cause, ValidationError):
+                cause = cause.__cause__
+            if isinstance(cause, ValidationError):
+                problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in cause.errors())
+                message = f"Invalid arguments for prompt {name}: {problems}"
+            else:
+                message = f"{exc}; prompts/list names the prompts and their arguments"
+            raise MCPError(INVALID_PARAMS, message, data={"name": name}) from exc
 
 
 def _oauth(options: ServerOptions) -> OAuthSetup | ExternalOAuth | None:

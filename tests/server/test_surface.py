@@ -167,3 +167,15 @@ def _text(result: Any) -> str:
     assert isinstance(content, TextResourceContents)
     assert content.mime_type == "application/json"
     return content.text
+
+
+async def test_an_unknown_prompt_or_bad_argument_is_invalid_params_not_an_internal_error(connect: Connect) -> None:
+    async with connect() as client:
+        with pytest.raises(MCPError) as unknown:
+            await client.get_prompt("no_such_prompt", {})
+        with pytest.raises(MCPError) as bad:
+            await client.get_prompt("daily_briefing", {"period": "bogus"})
+    assert unknown.value.code == -32602
+    assert "no_such_prompt" in unknown.value.message
+    assert bad.value.code == -32602
+    assert "period" in bad.value.message
