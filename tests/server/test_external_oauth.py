@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx2
 import pytest
-import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import MCPServer
@@ -23,27 +20,9 @@ from starlette.routing import Route
 from hajatek_mcp.server.http import HttpSecurity, http_app
 from hajatek_mcp.server.state import ExternalIssuer
 from tests.server.conftest import text
+from tests.server.test_http_security import serving
 
 CLIENT_SECRET = "introspection-secret-9f2c"
-
-
-@contextmanager
-def serving(app: Any, sock: socket.socket) -> Iterator[str]:
-    """uvicorn on an already bound loopback socket, in a thread; stops when the block ends."""
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on", timeout_graceful_shutdown=3))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        for _ in range(1000):
-            if server.started or not thread.is_alive():
-                break
-            threading.Event().wait(0.01)
-        assert server.started, "uvicorn did not start"
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
 
 
 def bound() -> socket.socket:

@@ -98,10 +98,11 @@ class Live:
 
 
 @contextmanager
-def serving(app: ASGIApp) -> Iterator[str]:
-    """uvicorn on 127.0.0.1 (a free port) in a thread; stops when the block ends."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+def serving(app: ASGIApp, sock: socket.socket | None = None) -> Iterator[str]:
+    """uvicorn on 127.0.0.1 (a free port, or ``sock`` already bound) in a thread; stops when the block ends."""
+    if sock is None:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, timeout_graceful_shutdown=3))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
