@@ -125,18 +125,27 @@ class HajatekClient:
         self._rng = rng or random.Random()  # noqa: S311  # jitter, not cryptography
         limit = rate_limit if rate_limit is not None else PLAN_LIMITS[plan]
         self.governor = RateGovernor(limit, rate_window, clock=clock, sleep=sleep)
-        self._http = httpx2.AsyncClient(
-            base_url=self.base_url,
-            transport=transport,
-            timeout=httpx2.Timeout(timeout, connect=min(timeout, 10.0)),
-            limits=httpx2.Limits(max_connections=20, max_keepalive_connections=10),
-            headers={
-                "Authorization": f"Bearer {key.get_secret_value()}",
-                "Accept": "application/json",
-                "User-Agent": f"hajatek-mcp/{__version__} (+https://github.com/hajatek/hajatek-mcp)",
-            },
-            follow_redirects=False,
-        )
+        self._key = key
+        self._transport = transport
+        self._timeout = timeout
+        self._http_client: httpx2.AsyncClient | None = None  # built on first use: start-up stays fast
+
+    @property
+    def _http(self) -> httpx2.AsyncClient:
+        if self._http_client is None:
+            self._http_client = httpx2.AsyncClient(
+                base_url=self.base_url,
+                transport=self._transport,
+                timeout=httpx2.Timeout(self._timeout, connect=min(self._timeout, 10.0)),
+                limits=httpx2.Limits(max_connections=20, max_keepalive_connections=10),
+                headers={
+                    "Authorization": f"Bearer {self._key.get_secret_value()}",
+                    "Accept": "application/json",
+                    "User-Agent": f"hajatek-mcp/{__version__} (+https://github.com/hajatek/hajatek-mcp)",
+                },
+                follow_redirects=False,
+            )
+        return self._http_client
 
     def __repr__(self) -> str:
         return f"HajatekClient(base_url={self.base_url!r}, store_id={self.store_id!r}, plan={self.plan!r})"
@@ -150,7 +159,8 @@ class HajatekClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._http_client is not None:
+            await self._http_client.aclose()
 
     def rate_limit_state(self) -> RateLimitState:
         """The governor's current budget (remaining requests, seconds to the next free slot)."""

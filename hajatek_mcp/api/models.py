@@ -61,13 +61,13 @@ Money = Annotated[Decimal, Field(max_digits=12, decimal_places=2)]
 class _Wire(BaseModel):
     """A response object: unknown fields are kept, never rejected."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
 
 class _Input(BaseModel):
     """A request body: unknown fields are a mistake of the caller."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class Store(_Wire):

@@ -92,7 +92,7 @@ class Shop:
         return tool_result(view, note=note)
 
 
-def current_shop(ctx: Context[Shop]) -> Shop:
+async def current_shop(ctx: Context[Shop]) -> Shop:  # async: a sync resolver would hop to a worker thread
     """Resolver: the :class:`Shop` the lifespan opened for this server."""
     return ctx.request_context.lifespan_context
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from mcp.types import CallToolResult, TextContent
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from hajatek_mcp.api import models as api
 from hajatek_mcp.server.safety import clean, mask_email, mask_phone
@@ -35,7 +35,11 @@ __all__ = [
     "tool_result",
 ]
 
-Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+Money = Annotated[
+    Decimal,
+    PlainSerializer(float, return_type=float, when_used="json"),
+    WithJsonSchema({"type": "number"}, mode="serialization"),
+]
 
 
 class View(BaseModel):

@@ -106,8 +106,8 @@ async def update_product(
     status: ProductStatus | None = None,
     confirm_token: ConfirmToken | None = None,
 ) -> Annotated[CallToolResult, Guarded[ProductView]]:
-    """Change a product's fields; only those you pass change. Cutting the price by more than half or setting stock to
-    0 needs the merchant's confirmation (elicitation, or a preview with a confirm_token to pass back)."""
+    """Change only the fields you pass. Big price cuts or stock to 0 need the merchant's yes: given a preview, show
+    it and repeat the call with its confirm_token."""
     fields = {
         "name": name, "price": price, "category": category, "stock": stock, "name_ar": name_ar,
         "description": description, "sku": sku, "status": status,
@@ -135,8 +135,8 @@ async def delete_product(
     product_id: ProductId,
     confirm_token: ConfirmToken | None = None,
 ) -> Annotated[CallToolResult, Guarded[DeletedView]]:
-    """Delete a product (past orders keep their lines). Always needs the merchant's confirmation: they are asked, or
-    the first call returns a preview and a confirm_token to pass in a second identical call once they agree."""
+    """Delete a product (past orders keep their lines). Needs the merchant's yes: given a preview, show it and repeat
+    the call with its confirm_token."""
 
     async def execute() -> DeletedView:
         deleted = await shop.client.delete_product(product_id)

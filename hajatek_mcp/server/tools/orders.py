@@ -52,8 +52,8 @@ async def update_order_status(
     note: Annotated[str | None, Field(max_length=500, description="reason, kept on the order")] = None,
     confirm_token: ConfirmToken | None = None,
 ) -> Annotated[CallToolResult, Guarded[OrderDetail]]:
-    """Move an order along pending→processing→shipped→delivered (get_order shows allowed_next). Cancelling or
-    refunding needs the merchant's confirmation: they are asked, or you get a preview and a confirm_token."""
+    """Move an order along pending→processing→shipped→delivered (see allowed_next). Cancel or refund needs the
+    merchant's yes: given a preview, show it and repeat the call with its confirm_token."""
     arguments = {"order_id": order_id, "status": status, "note": note}
 
     async def execute() -> OrderDetail:

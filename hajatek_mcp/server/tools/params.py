@@ -25,8 +25,8 @@ __all__ = [
 
 ProductId = Annotated[str, Field(pattern=r"^prod_[A-Za-z0-9_]+$", description="prod_…")]
 OrderId = Annotated[str, Field(pattern=r"^ord_[A-Za-z0-9_]+$", description="ord_…")]
-PageNumber = Annotated[int, Field(ge=1, description="from 1")]
-Limit = Annotated[int, Field(ge=1, le=100, description="1-100")]
+PageNumber = Annotated[int, Field(ge=1)]
+Limit = Annotated[int, Field(ge=1, le=100)]
 Category = Annotated[str, Field(pattern=r"^[a-z0-9-]+$", max_length=64, description="slug, e.g. perfumes-oud")]
 Price = Annotated[
     Decimal,
