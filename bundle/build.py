@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +38,7 @@ def stage(target: Path) -> Path:
     shutil.copytree(ROOT / "hajatek_mcp", server / "hajatek_mcp", ignore=IGNORED)
     shutil.copy2(ROOT / "bundle" / "main.py", server / "main.py")
     requirement = next(d for d in _dependencies() if d.startswith("mcp"))
-    subprocess.run(  # noqa: S603  # our own interpreter's pip
+    subprocess.run(  # our own interpreter's pip
         [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
          "--only-binary=:all:", "--target", str(server / "lib"), requirement],
         check=True,
@@ -49,8 +50,6 @@ def stage(target: Path) -> Path:
 
 
 def _dependencies() -> list[str]:
-    import tomllib
-
     return list(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
 
 
@@ -68,8 +67,8 @@ def main() -> int:
     staged = stage(ROOT / "build" / "bundle")
     args.out.mkdir(parents=True, exist_ok=True)
     bundle = args.out / f"hajatek-mcp-{manifest['version']}-{platform_tag()}.mcpb"
-    subprocess.run([args.mcpb, "validate", str(staged / "manifest.json")], check=True)  # noqa: S603
-    subprocess.run([args.mcpb, "pack", str(staged), str(bundle)], check=True)  # noqa: S603
+    subprocess.run([args.mcpb, "validate", str(staged / "manifest.json")], check=True)
+    subprocess.run([args.mcpb, "pack", str(staged), str(bundle)], check=True)
     print(f"built {bundle} for {platform.system()} {platform.machine()}, Python {platform.python_version()}")
     return 0
 
