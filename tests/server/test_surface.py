@@ -28,7 +28,7 @@ ANNOTATIONS = {
     "export_orders": (True, False, True, True),
     "list_customers": (True, False, True, True),
     "get_analytics": (True, False, True, True),
-    "list_events": (True, False, True, True),
+    "list_events": (True, False, True, False),
 }
 
 

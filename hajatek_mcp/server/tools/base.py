@@ -19,6 +19,8 @@ class ToolSpec:
     read_only: bool
     destructive: bool
     idempotent: bool
+    open_world: bool = True
+    """True for tools that reach the live store, an external system others change too; False for local state."""
 
     @property
     def name(self) -> str:
@@ -26,11 +28,10 @@ class ToolSpec:
 
     @property
     def annotations(self) -> ToolAnnotations:
-        # open_world: every tool talks to the live store, an external system that others change too.
         return ToolAnnotations(
             title=self.title,
             read_only_hint=self.read_only,
             destructive_hint=self.destructive,
             idempotent_hint=self.idempotent,
-            open_world_hint=True,
+            open_world_hint=self.open_world,
         )

@@ -46,4 +46,14 @@ async def list_events(
     return shop.result(view, note)
 
 
-TOOLS = (ToolSpec(list_events, "events", "List store events", read_only=True, destructive=False, idempotent=True),)
+TOOLS = (
+    ToolSpec(
+        list_events,
+        "events",
+        "List store events",
+        read_only=True,
+        destructive=False,
+        idempotent=True,
+        open_world=False,  # reads the server's own inbox, not the store
+    ),
+)
