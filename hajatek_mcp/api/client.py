@@ -243,7 +243,7 @@ class HajatekClient:
 
     # -- the one request loop ----------------------------------------------------------------------------------------
 
-    async def request(
+    async def request(  # noqa: PLR0912, PLR0915  # the whole retry policy in one loop, as the module docstring says
         self,
         method: str,
         path: str,
@@ -257,6 +257,8 @@ class HajatekClient:
         """
         method = method.upper()
         idempotent = method in _IDEMPOTENT
+        writes = method not in {"GET", "HEAD"}
+        maybe_applied = False  # did an earlier attempt possibly reach Hajatek?
         query = {k: str(v) for k, v in (params or {}).items() if v is not None}
         content = None if json is None else _dumps(json)
         headers = {"Content-Type": "application/json"} if content is not None else None
@@ -281,8 +283,10 @@ class HajatekClient:
                 response = await self._http.request(method, path, params=query, content=content, headers=headers)
             except httpx2.TransportError as exc:
                 not_sent = isinstance(exc, _NOT_SENT)
-                failure = _connection_error(exc, method, path, outcome_unknown=not idempotent and not not_sent)
+                # A write that may have reached Hajatek has an unknown outcome, even when repeating it is safe.
+                failure = _connection_error(exc, method, path, outcome_unknown=writes and not not_sent)
                 may_retry = idempotent or not_sent
+                maybe_applied = maybe_applied or not not_sent
             else:
                 self._observe_rate_headers(response)
                 request_id = response.headers.get("x-request-id")
@@ -296,9 +300,13 @@ class HajatekClient:
                 )
                 if response.is_success:
                     try:
-                        return _decode(response)
+                        return _decode(response, write=writes)
                     except APIResponseValidationError as exc:
-                        failure, may_retry = exc, idempotent
+                        failure, may_retry, maybe_applied = exc, idempotent, True
+                elif response.status_code == 404 and method == "DELETE" and maybe_applied:
+                    # An earlier attempt may have deleted it before its answer was lost: gone is what was asked.
+                    logger.info("%s %s: 404 after an attempt that may have applied; taking it as done", method, path)
+                    return None
                 else:
                     failure = _status_error(response)
                     retry_after = failure.retry_after
@@ -308,6 +316,9 @@ class HajatekClient:
                         may_retry = True  # a rate-limited request was not processed, whatever its method
                     else:
                         may_retry = idempotent and response.status_code in _RETRY_STATUSES
+                        maybe_applied = maybe_applied or response.status_code >= 500
+            finally:
+                self.governor.release()  # the slot counts from now: the request has surely arrived by now
             if not may_retry or attempt >= self.max_retries:
                 raise failure
             delay = retry_after if retry_after is not None else self._backoff(attempt)
@@ -344,25 +355,33 @@ def _dumps(body: Mapping[str, object]) -> bytes:
     return json.dumps(body, default=_encode, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _decode(response: httpx2.Response) -> Any:
+def _decode(response: httpx2.Response, *, write: bool) -> Any:
     request_id = response.headers.get("x-request-id")
     if not response.content:
         return None
     content_type = response.headers.get("content-type", "")
+    # A write answered 2xx was accepted: saying "try again" could make it happen twice.
+    advice = (
+        "The change was accepted, so it probably happened: check the current state before repeating it."
+        if write
+        else "Try again."
+    )
     if "json" not in content_type:
         raise APIResponseValidationError(
             f"Hajatek answered {response.status_code} with {content_type or 'no content type'} instead of JSON "
-            f"(request {request_id}); a proxy may be in the way. Try again; check HAJATEK_BASE_URL if it persists.",
+            f"(request {request_id}); a proxy may be in the way. {advice} Check HAJATEK_BASE_URL if it persists.",
             status_code=response.status_code,
             request_id=request_id,
+            outcome_unknown=write,
         )
     try:
         return json.loads(response.content, parse_float=Decimal)
     except ValueError:
         raise APIResponseValidationError(
-            f"Hajatek answered {response.status_code} with malformed JSON (request {request_id}); try again.",
+            f"Hajatek answered {response.status_code} with malformed JSON (request {request_id}). {advice}",
             status_code=response.status_code,
             request_id=request_id,
+            outcome_unknown=write,
         ) from None
 
 

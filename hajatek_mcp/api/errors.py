@@ -64,12 +64,18 @@ class APITimeoutError(APIConnectionError):
 
 
 class APIResponseValidationError(HajatekError):
-    """A successful status, but a body that is not the JSON the contract promises."""
+    """A successful status, but a body that is not the JSON the contract promises.
 
-    def __init__(self, message: str, *, status_code: int, request_id: str | None) -> None:
+    ``outcome_unknown`` is True for a write: it was accepted, so it probably happened; check before repeating it.
+    """
+
+    def __init__(
+        self, message: str, *, status_code: int, request_id: str | None, outcome_unknown: bool = False
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.request_id = request_id
+        self.outcome_unknown = outcome_unknown
 
 
 class APIStatusError(HajatekError):

@@ -1,16 +1,20 @@
 """The plan-aware rate governor: a burst of calls waits its turn instead of earning 429s.
 
-It is a token bucket whose tokens come back one window after they were spent (a rolling-window budget): at most
-``limit`` requests start in any ``window`` seconds. That bound holds against every common server-side scheme (fixed
-window, rolling window, classic refilling bucket), so a client that obeys it is never rate limited by a server with
-the same budget. On top of its own count it takes two hints from the server:
+It is a token bucket whose tokens come back one window after the request that spent them *finished* (a
+rolling-window budget): a request holds its token while in flight, and the token returns ``window`` seconds after the
+answer. A request arrives at the server somewhere between its start and its answer, so two requests that share one
+token arrive at least a window apart, however slow the network was: at most ``limit`` requests arrive in any
+``window`` seconds. That bound holds against every common server-side scheme (fixed window, rolling window, classic
+refilling bucket), so a client that obeys it is never rate limited by a server with the same budget. On top of its
+own count it takes two hints from the server:
 
 - ``X-RateLimit-Limit/Remaining/Reset`` on a response: the server's limit replaces the configured one (the server
   knows the key's real plan), and "0 remaining" holds every caller until the reset;
 - ``Retry-After`` on a 429: every caller pauses, not just the one that was refused.
 
 One instance is shared by all concurrent callers of a client. Waiters queue in arrival order on a lock. The clock
-and sleep are injectable so tests hold 300 concurrent calls to a plan in microseconds of real time.
+and sleep are injectable so tests hold 300 concurrent calls to a plan in microseconds of real time. Every
+:meth:`acquire` must be paired with a :meth:`release` when the answer is in (the client does it in one place).
 """
 
 from __future__ import annotations
@@ -73,7 +77,9 @@ class RateGovernor:
         self._window = window
         self._clock = clock
         self._sleep = sleep
-        self._started: deque[float] = deque()
+        self._finished: deque[float] = deque()  # when each recent request's answer came, oldest first
+        self._in_flight = 0
+        self._released = anyio.Event()
         self._paused_until = 0.0
         self._server_remaining: int | None = None
         self._server_reset_at = 0.0
@@ -86,14 +92,25 @@ class RateGovernor:
         than ``max_pause`` raises :class:`PausedError` at once instead: better to say "wait 5 minutes" than to hang.
         """
         async with self._lock:
-            while (wait := self._wait(self._clock())) > 0:
+            while (wait := self._wait(self._clock())) != 0:
                 paused_for = self._paused_until - self._clock()
                 if max_pause is not None and paused_for > max_pause:
                     raise PausedError(paused_for)
-                await self._sleep(wait)
-            self._started.append(self._clock())
+                if wait < 0:  # every token is held by a request in flight: the next answer frees one
+                    self._released = anyio.Event()
+                    await self._released.wait()
+                else:
+                    await self._sleep(wait)
+            self._in_flight += 1
             if self._server_remaining is not None:
                 self._server_remaining -= 1
+
+    def release(self) -> None:
+        """A request acquired with :meth:`acquire` got its answer (or failed): its token starts its way back."""
+        if self._in_flight > 0:
+            self._in_flight -= 1
+            self._finished.append(self._clock())
+            self._released.set()
 
     def observe(self, *, limit: int | None, remaining: int | None, reset_in: float | None) -> None:
         """Take the server's ``X-RateLimit-*`` view after a response (any of them may be missing)."""
@@ -112,7 +129,7 @@ class RateGovernor:
         self._expire(now)
         remaining: int | None = None
         if self._limit is not None:
-            remaining = max(self._limit - len(self._started), 0)
+            remaining = max(self._limit - len(self._finished) - self._in_flight, 0)
         if self._server_remaining is not None and now < self._server_reset_at:
             remaining = self._server_remaining if remaining is None else min(remaining, self._server_remaining)
         return RateLimitState(
@@ -124,19 +141,22 @@ class RateGovernor:
         )
 
     def _expire(self, now: float) -> None:
-        while self._started and self._started[0] + self._window - now <= _EPSILON:
-            self._started.popleft()
+        while self._finished and self._finished[0] + self._window - now <= _EPSILON:
+            self._finished.popleft()
         if self._server_remaining is not None and self._server_reset_at - now <= _EPSILON:
             self._server_remaining = None
 
     def _wait(self, now: float) -> float:
-        """Seconds until a request may start at ``now`` (0 if it may start now)."""
+        """Seconds until a request may start at ``now``: 0 now, -1 when only an answer in flight can free a token."""
         self._expire(now)
         wait = self._paused_until - now
-        if self._limit is not None and len(self._started) >= self._limit:
-            # The oldest start that must leave the window before one more fits.
-            oldest = self._started[len(self._started) - self._limit]
-            wait = max(wait, oldest + self._window - now)
+        if self._limit is not None:
+            excess = len(self._finished) + self._in_flight - self._limit + 1
+            if excess > len(self._finished):
+                return -1.0 if wait <= _EPSILON else wait
+            if excess > 0:
+                # The finished request whose token must come back before one more fits.
+                wait = max(wait, self._finished[excess - 1] + self._window - now)
         if self._server_remaining is not None and self._server_remaining <= 0:
             wait = max(wait, self._server_reset_at - now)
         return wait if wait > _EPSILON else 0.0

@@ -19,7 +19,7 @@ from mcp.types import (
     ResourceTemplateReference,
 )
 
-from hajatek_mcp.api import HajatekError, NotFoundError
+from hajatek_mcp.api import HajatekError, NotFoundError, UnprocessableEntityError
 from hajatek_mcp.api.models import ORDER_STATUSES
 from hajatek_mcp.server.safety import clean
 from hajatek_mcp.server.state import ServerOptions, Shop, ShopRef
@@ -86,10 +86,15 @@ def register(server: MCPServer[Shop], options: ServerOptions, ref: ShopRef) -> N
                      mime_type=_JSON, description="Every product of one category (slug).")  # fmt: skip
     async def catalog_category(category: str) -> str:
         shop = ref.get()
-        products = [
-            ProductView.of(p).model_dump(mode="json")
-            async for p in shop.client.iterate(shop.client.list_products, category=category)
-        ]
+        try:
+            products = [
+                ProductView.of(p).model_dump(mode="json")
+                async for p in shop.client.iterate(shop.client.list_products, category=category)
+            ]
+        except UnprocessableEntityError as exc:  # the API refuses the slug itself: as good as no such category
+            raise ResourceNotFoundError(f"'{category}' is not a category; hajatek://catalog lists them.") from exc
+        except HajatekError as exc:
+            raise ResourceError(str(exc)) from exc
         if not products:
             raise ResourceNotFoundError(f"No products in category '{category}'; hajatek://catalog lists categories.")
         return sandboxed({"category": category, "products": products})

@@ -49,6 +49,7 @@ async def test_business_plan_is_unlimited(clock: FakeClock) -> None:
     governor = RateGovernor(None, clock=clock, sleep=clock.sleep)
     for _ in range(1000):
         await governor.acquire()
+        governor.release()
     assert clock.sleeps == []
     assert governor.state().remaining is None
 
@@ -94,6 +95,7 @@ async def test_state_reports_remaining_budget_and_reset(clock: FakeClock) -> Non
     governor = RateGovernor(3, 10.0, clock=clock, sleep=clock.sleep)
     for _ in range(3):
         await governor.acquire()
+        governor.release()
     state = governor.state()
     assert (state.limit, state.remaining, state.reset_in) == (3, 0, 10.0)
     clock.now += 10.0
@@ -105,3 +107,34 @@ def test_nonsense_limits_are_refused() -> None:
         RateGovernor(0)
     with pytest.raises(ValueError, match="positive"):
         RateGovernor(10, 0)
+
+
+async def test_a_slow_request_holds_its_token_until_its_answer_so_arrivals_stay_a_window_apart(
+    clock: FakeClock,
+) -> None:
+    governor = RateGovernor(1, 10.0, clock=clock, sleep=clock.sleep)
+    await governor.acquire()  # starts at t0 and is slow: its answer comes 7 s later
+    started = clock.now
+    clock.now += 7.0
+    governor.release()
+    await governor.acquire()  # the next may start only a window after that answer, not after the first start
+    assert clock.now - started == pytest.approx(17.0)
+
+
+async def test_when_every_token_is_in_flight_the_next_caller_waits_for_an_answer(clock: FakeClock) -> None:
+    governor = RateGovernor(1, 10.0, clock=clock, sleep=clock.sleep)
+    await governor.acquire()
+    order: list[str] = []
+
+    async def second() -> None:
+        await governor.acquire()
+        order.append("second started")
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(second)
+        await anyio.wait_all_tasks_blocked()
+        assert order == []
+        order.append("first answered")
+        governor.release()
+    assert order == ["first answered", "second started"]
+    assert clock.now == pytest.approx(1010.0)
