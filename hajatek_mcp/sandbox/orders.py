@@ -11,6 +11,8 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from hajatek_mcp.api.models import ORDER_STATUSES, ORDER_TRANSITIONS
+
 from .config import STORE_ID
 from .db import Database, Transaction
 from .errors import Conflict, InvalidTransition, NotFound, ValidationFailed
@@ -21,15 +23,8 @@ if TYPE_CHECKING:
 
 __all__ = ["FINAL_STATUSES", "ORDER_STATUSES", "PAID_STATUSES", "TRANSITIONS", "attach_items", "get_order", "place"]
 
-ORDER_STATUSES = ("pending", "processing", "shipped", "delivered", "cancelled", "refunded")
-TRANSITIONS: Mapping[str, frozenset[str]] = {
-    "pending": frozenset({"processing", "cancelled"}),
-    "processing": frozenset({"shipped", "cancelled", "refunded"}),
-    "shipped": frozenset({"delivered", "refunded"}),
-    "delivered": frozenset({"refunded"}),
-    "cancelled": frozenset(),
-    "refunded": frozenset(),
-}
+# The lifecycle of docs/api.md, declared once for the client and the sandbox (the sandbox may use the api package).
+TRANSITIONS: Mapping[str, frozenset[str]] = ORDER_TRANSITIONS
 FINAL_STATUSES = frozenset(status for status, targets in TRANSITIONS.items() if not targets)
 PAID_STATUSES = ("processing", "shipped", "delivered")
 MAX_LINES = 20
