@@ -316,5 +316,11 @@ async def unguarded_write(
     except HajatekError as exc:
         shop.audit.record(tool, arguments, "failed", path, target=target, detail=str(exc))
         raise
+    except BaseException:
+        # Cancelled (or the client left) while the request was out: the store may have applied it. The record is
+        # synchronous, so it is written even inside a cancelled scope.
+        shop.audit.record(tool, arguments, "cancelled", path, target=target,
+                          detail="cancelled in flight; it may have been applied: check the current state")  # fmt: skip
+        raise
     shop.audit.record(tool, arguments, "executed", path, target=target or getattr(result, "id", None))
     return result

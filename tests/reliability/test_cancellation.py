@@ -126,13 +126,6 @@ def live() -> Iterator[Live]:
         yield served
 
 
-B7 = (
-    "B7: a write cancelled after it reached the store leaves no audit entry: unguarded_write records only once the "
-    "answer is in (hajatek_mcp/server/guards.py)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=B7)
 async def test_a_write_cancelled_after_it_reached_the_store_is_still_in_the_audit_log(
     live: Live, tmp_path: Path
 ) -> None:
