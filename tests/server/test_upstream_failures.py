@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Callable, Iterator
 
 import httpx2
 import pytest
-import uvicorn
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
 from starlette.applications import Starlette
@@ -104,22 +101,10 @@ async def test_a_wrong_key_is_an_authentication_error(make_server: Callable[...,
 @pytest.fixture
 def live_sandbox(sandbox_app: Starlette) -> Iterator[str]:
     """The same sandbox served by uvicorn on 127.0.0.1, so real network timeouts apply."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(sandbox_app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        for _ in range(500):
-            if server.started:
-                break
-            threading.Event().wait(0.01)
-        assert server.started, "uvicorn did not start"
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    from tests.server.test_http_security import serving
+
+    with serving(sandbox_app) as base:
+        yield f"{base}/v1"
 
 
 async def test_a_slow_upstream_times_out_with_a_clear_message(sandbox_app: Starlette, live_sandbox: str) -> None:
