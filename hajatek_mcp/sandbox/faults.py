@@ -174,8 +174,13 @@ async def _send_body(send: Send, status: int, body: bytes, content_type: str, he
 
 
 async def run_fault(fault: Fault, app: ASGIApp, scope: Scope, receive: Receive, send: Send, *, request_id: str) -> None:
-    """Answer one request as ``fault`` says; ``app`` processes it for the ``delay`` and ``truncated`` modes."""
+    """Answer one request as ``fault`` says; ``app`` processes it for the ``delay`` and ``truncated`` modes.
+
+    A delayed request is read in full before the wait, as a slow server would have it: a client that gives up
+    during the wait does not stop a processed mode from applying the request (that is what the delay simulates).
+    """
     if fault.delay:
+        receive = await _buffered(receive)
         await anyio.sleep(fault.delay)
     headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
     if fault.mode == "delay":
@@ -196,6 +201,28 @@ async def run_fault(fault: Fault, app: ASGIApp, scope: Scope, receive: Receive, 
         await _send_body(send, fault.status or 200, HTML_BODY, "text/html; charset=utf-8", headers)
     else:
         await _truncated(app, scope, receive, send)
+
+
+async def _buffered(receive: Receive) -> Receive:
+    """Read the whole request body now; the returned ``receive`` replays it, then hands over to ``receive``."""
+    chunks: list[bytes] = []
+    left: Message | None = None
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            left = message  # the client left before sending everything: replay what came, then this
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    pending: list[Message] = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop()
+        return left if left is not None else await receive()
+
+    return replay
 
 
 async def _truncated(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
