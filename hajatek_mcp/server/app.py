@@ -27,7 +27,7 @@ from hajatek_mcp.server.audit import AuditLog
 from hajatek_mcp.server.confirmations import ConfirmationStore
 from hajatek_mcp.server.events import WEBHOOK_PATH, EventHub, EventInbox, webhook_route
 from hajatek_mcp.server.guards import CONFIRM_HINT
-from hajatek_mcp.server.state import TOOLSETS, ServerOptions, Shop, ShopRef
+from hajatek_mcp.server.state import TOOLSETS, ServerOptions, Shop, ShopRef, TargetLocks
 from hajatek_mcp.server.tools import TOOLS, ToolSpec
 
 __all__ = ["HajatekServer", "build_server", "selected_tools"]
@@ -155,6 +155,7 @@ def build_server(
 
     ref = ShopRef()
     hub = EventHub()
+    writes = TargetLocks()
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Shop]) -> AsyncIterator[Shop]:
@@ -174,7 +175,8 @@ def build_server(
             )  # fmt: skip
             stack.callback(inbox.close)
             async with connect() as client:
-                shop = Shop(client=client, options=options, audit=audit, confirmations=confirmations, inbox=inbox)
+                shop = Shop(client=client, options=options, audit=audit, confirmations=confirmations, inbox=inbox,
+                            writes=writes)  # fmt: skip
                 ref.push(shop)
                 try:
                     yield shop

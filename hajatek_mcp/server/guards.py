@@ -309,18 +309,23 @@ async def unguarded_write(
     path: ConfirmPath = "not_guarded",
     target: str | None = None,
 ) -> T:
-    """Run a write and audit its outcome (an API failure is recorded, then raised as the tool's error)."""
+    """Run a write and audit its outcome (an API failure is recorded, then raised as the tool's error).
+
+    Writes to one target run one at a time, each recorded before the next starts: the log's order for a target is
+    the order the store applied its writes in, so replaying the log gives the store's state.
+    """
     _require_write_scope(shop, tool, arguments)
-    try:
-        result = await execute()
-    except HajatekError as exc:
-        shop.audit.record(tool, arguments, "failed", path, target=target, detail=str(exc))
-        raise
-    except BaseException:
-        # Cancelled (or the client left) while the request was out: the store may have applied it. The record is
-        # synchronous, so it is written even inside a cancelled scope.
-        shop.audit.record(tool, arguments, "cancelled", path, target=target,
-                          detail="cancelled in flight; it may have been applied: check the current state")  # fmt: skip
-        raise
-    shop.audit.record(tool, arguments, "executed", path, target=target or getattr(result, "id", None))
+    async with shop.writes.hold(target):
+        try:
+            result = await execute()
+        except HajatekError as exc:
+            shop.audit.record(tool, arguments, "failed", path, target=target, detail=str(exc))
+            raise
+        except BaseException:
+            # Cancelled (or the client left) while the request was out: the store may have applied it. The record is
+            # synchronous, so it is written even inside a cancelled scope.
+            detail = "cancelled in flight; it may have been applied: check the current state"
+            shop.audit.record(tool, arguments, "cancelled", path, target=target, detail=detail)
+            raise
+        shop.audit.record(tool, arguments, "executed", path, target=target or getattr(result, "id", None))
     return result

@@ -7,11 +7,13 @@ does not appear in the tool's input schema.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
 
+import anyio
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import BaseModel, SecretStr
@@ -22,7 +24,7 @@ from hajatek_mcp.server.confirmations import ConfirmationStore
 from hajatek_mcp.server.events import EventInbox
 from hajatek_mcp.server.views import tool_result
 
-__all__ = ["TOOLSETS", "ExternalIssuer", "ServerOptions", "Shop", "ShopRef", "current_shop"]
+__all__ = ["TOOLSETS", "ExternalIssuer", "ServerOptions", "Shop", "ShopRef", "TargetLocks", "current_shop"]
 
 #: Tool groups that ``--toolsets`` selects from.
 TOOLSETS: Final = ("store", "catalog", "orders", "customers", "analytics", "events")
@@ -75,6 +77,40 @@ class ServerOptions:
             raise ValueError(f"choose at least one toolset from {', '.join(TOOLSETS)}")
 
 
+class TargetLocks:
+    """One lock per write target (a product or order id), so writes to one target run one at a time.
+
+    The audit log then lists a target's writes in the order the store applied them, and a serial replay of the log
+    gives the store's state. Writes to different targets still run in parallel. A lock lives only while someone
+    holds or waits for it, so the table stays as small as the number of targets being written right now.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[anyio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, target: str | None) -> AsyncIterator[None]:
+        """Hold ``target``'s lock for the block; ``None`` (a new product, no id yet) holds nothing."""
+        if target is None:
+            yield
+            return
+        lock, users = self._locks.get(target, (None, 0))
+        lock = lock or anyio.Lock()
+        self._locks[target] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[target]
+            if users == 1:
+                del self._locks[target]
+            else:
+                self._locks[target] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
 @dataclass
 class Shop:
     """The store a tool acts on: the API client, how the server was started, and its durable state."""
@@ -84,6 +120,8 @@ class Shop:
     audit: AuditLog
     confirmations: ConfirmationStore
     inbox: EventInbox
+    writes: TargetLocks = field(default_factory=TargetLocks)
+    """Shared by every shop of one server (legacy SSE opens one per connection)."""
 
     def result(self, view: BaseModel, note: str | None = None) -> CallToolResult:
         """A tool result for ``view``; on the sandbox, the text says so."""
