@@ -19,6 +19,7 @@ import json
 import logging
 import random
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from decimal import Decimal
 from types import TracebackType
@@ -58,6 +59,9 @@ from hajatek_mcp.api.ratelimit import PLAN_LIMITS, PausedError, RateGovernor, Ra
 __all__ = ["DEFAULT_BASE_URL", "HajatekClient"]
 
 DEFAULT_BASE_URL = "https://api.hajatek.com/v1"
+_NEWEST: Mapping[str, Any] = {"page": 1, "limit": 100, "category": None, "search": None}
+#: How many product ids :meth:`HajatekClient.find_product` remembers the listing page of (about 150 bytes each).
+POSITIONS_KEPT = 20_000
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 _NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
 _RETRY_STATUSES = frozenset({500, 502, 503, 504})
@@ -129,6 +133,8 @@ class HajatekClient:
         self._transport = transport
         self._timeout = timeout
         self._http_client: httpx2.AsyncClient | None = None  # built on first use: start-up stays fast
+        # product id -> the listing query that last returned it (the newest POSITIONS_KEPT); see find_product
+        self._positions: OrderedDict[str, Mapping[str, Any]] = OrderedDict()
 
     @property
     def _http(self) -> httpx2.AsyncClient:
@@ -179,21 +185,42 @@ class HajatekClient:
         self, *, page: int = 1, limit: int = 20, category: str | None = None, search: str | None = None
     ) -> Page[Product]:
         params = {"page": page, "limit": limit, "category": category, "search": search}
-        return _page(Product, "products", await self.request("GET", "/products", params=params))
+        result = _page(Product, "products", await self.request("GET", "/products", params=params))
+        for product in result.items:
+            self._remember(product.id, params)
+        return result
 
     async def find_product(self, product_id: str) -> Product:
-        """One product by id. The API has no ``GET /products/{id}``, so this walks the listing (100 per request).
+        """One product by id, as the API has it now.
+
+        The API has no ``GET /products/{id}``. The client remembers which listing page last showed each product (the
+        agent usually found the id in a listing, or the product was just created): that page is asked again, one
+        request. A product never seen, or moved since, is found by walking the listing (100 per request).
 
         Raises :class:`~hajatek_mcp.api.errors.NotFoundError` when no product has that id.
         """
+        hint = self._positions.get(product_id)
+        if hint is not None:
+            for product in (await self.list_products(**hint)).items:
+                if product.id == product_id:
+                    return product
         async for product in self.iterate(self.list_products):
             if product.id == product_id:
                 return product
+        self._positions.pop(product_id, None)
         raise NotFoundError(f"Product {product_id} not found", status_code=404, code="not_found", param="product_id")
+
+    def _remember(self, product_id: str, query: Mapping[str, Any]) -> None:
+        self._positions[product_id] = query
+        self._positions.move_to_end(product_id)
+        if len(self._positions) > POSITIONS_KEPT:
+            self._positions.popitem(last=False)
 
     async def create_product(self, product: ProductCreate) -> Product:
         body = product.model_dump(exclude_none=True)
-        return _parse(Product, await self.request("POST", "/products", json=body))
+        created = _parse(Product, await self.request("POST", "/products", json=body))
+        self._remember(created.id, _NEWEST)  # listings put the newest first
+        return created
 
     async def update_product(self, product_id: str, changes: ProductUpdate) -> Product:
         body = changes.model_dump(exclude_none=True)
@@ -201,6 +228,7 @@ class HajatekClient:
 
     async def delete_product(self, product_id: str) -> DeletedProduct:
         data = await self.request("DELETE", f"/products/{quote(product_id, safe='')}")
+        self._positions.pop(product_id, None)
         return _parse(DeletedProduct, data if data is not None else {"id": product_id, "deleted": True})
 
     async def list_orders(self, *, status: OrderStatus | None = None, page: int = 1, limit: int = 20) -> Page[Order]:

@@ -47,12 +47,12 @@ async def make_hajatek(clock):
 
     def make(app, key: str = "sk_sandbox_business", **kwargs: Any) -> HajatekClient:
         kwargs.setdefault("max_retries", 0)
+        kwargs.setdefault("transport", httpx2.ASGITransport(app=app))
         client = HajatekClient(
             key,
             store_id="str_sandbox",
             base_url="http://sandbox/v1",
             plan=PLANS.get(key, "starter"),
-            transport=httpx2.ASGITransport(app=app),
             clock=clock,
             sleep=clock.sleep,
             **kwargs,
@@ -158,6 +158,96 @@ async def test_create_update_and_delete_a_product(app, hajatek: HajatekClient, e
     assert (deleted.id, deleted.deleted) == (created.id, True)
     with pytest.raises(NotFoundError):
         await hajatek.delete_product(created.id)
+
+
+class Counting(httpx2.AsyncBaseTransport):
+    """The in-process sandbox, with every request it was sent kept."""
+
+    def __init__(self, app) -> None:
+        self.inner = httpx2.ASGITransport(app=app)
+        self.sent: list[httpx2.Request] = []
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        self.sent.append(request)
+        return await self.inner.handle_async_request(request)
+
+
+def queries(link: Counting) -> list[dict[str, str]]:
+    return [dict(r.url.params) for r in link.sent]
+
+
+async def test_find_product_asks_again_the_page_that_last_showed_it_and_gets_its_current_state(
+    app, make_hajatek
+) -> None:
+    link = Counting(app)
+    hajatek = make_hajatek(app, transport=link)
+    listed = (await hajatek.list_products(category="perfumes-oud", page=2, limit=5)).items[-1]
+    app.state.sandbox.store.db.execute("UPDATE products SET price = 1234 WHERE id = ?", (listed.id,))
+    link.sent.clear()
+
+    found = await hajatek.find_product(listed.id)
+
+    assert queries(link) == [{"page": "2", "limit": "5", "category": "perfumes-oud"}]
+    assert (found.id, found.price) == (listed.id, Decimal("12.34")), "fresh from the API, not remembered"
+
+
+async def test_find_product_walks_the_listing_for_a_product_never_listed(app, make_hajatek) -> None:
+    link = Counting(app)
+    hajatek = make_hajatek(app, transport=link)
+    oldest = app.state.sandbox.store.db.query_one("SELECT id FROM products ORDER BY created_at, id LIMIT 1")["id"]
+
+    found = await hajatek.find_product(oldest)
+
+    assert found.id == oldest
+    assert [q["page"] for q in queries(link)] == ["1", "2", "3"], "224 products, 100 a page"
+    link.sent.clear()
+    assert (await hajatek.find_product(oldest)).id == oldest
+    assert queries(link) == [{"page": "3", "limit": "100"}], "the walk remembered where it was"
+
+
+async def test_find_product_walks_when_the_product_moved_off_its_page(app, make_hajatek) -> None:
+    link = Counting(app)
+    hajatek = make_hajatek(app, transport=link)
+    last_on_page_one = (await hajatek.list_products(limit=10)).items[-1]
+    other = make_hajatek(app)  # another agent adds products: the listing shifts
+    for n in range(3):
+        await other.create_product(ProductCreate(name=f"New {n}", price=Decimal(5), category="dates-coffee"))
+    link.sent.clear()
+
+    found = await hajatek.find_product(last_on_page_one.id)
+
+    assert found.id == last_on_page_one.id
+    assert [(q["page"], q["limit"]) for q in queries(link)] == [("1", "10"), ("1", "100")]
+
+
+async def test_find_product_finds_a_new_product_in_one_request_and_forgets_a_deleted_one(app, make_hajatek) -> None:
+    link = Counting(app)
+    hajatek = make_hajatek(app, transport=link)
+    created = await hajatek.create_product(
+        ProductCreate(name="Saffron 5 g", price=Decimal(40), category="dates-coffee")
+    )
+    link.sent.clear()
+    assert (await hajatek.find_product(created.id)).id == created.id
+    assert len(link.sent) == 1
+
+    await hajatek.delete_product(created.id)
+    with pytest.raises(NotFoundError, match=f"{created.id} not found"):
+        await hajatek.find_product(created.id)
+
+
+async def test_find_product_remembers_a_bounded_number_of_positions(app, make_hajatek, monkeypatch) -> None:
+    monkeypatch.setattr("hajatek_mcp.api.client.POSITIONS_KEPT", 30)
+    link = Counting(app)
+    hajatek = make_hajatek(app, transport=link)
+    first = (await hajatek.list_products(limit=20)).items
+    second = (await hajatek.list_products(page=2, limit=20)).items
+    link.sent.clear()
+
+    assert (await hajatek.find_product(second[0].id)).id == second[0].id
+    assert len(link.sent) == 1, "among the newest 30 remembered"
+    link.sent.clear()
+    assert (await hajatek.find_product(first[0].id)).id == first[0].id
+    assert queries(link)[0] == {"page": "1", "limit": "100"}, "forgotten: found by walking"
 
 
 async def test_list_customers(hajatek: HajatekClient) -> None:
