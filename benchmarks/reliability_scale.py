@@ -19,7 +19,10 @@ Checks (each a row of the printed table; a failed check makes the exit code 1, a
    order value equal a recount from the raw orders read in 2.
 4. **memory stays flat**: ``--calls`` mixed read calls after a warm-up; live Python blocks and RSS along the way.
 5. **the price guard's lookup**: a guarded price cut on the oldest product, and how many requests the API's missing
-   ``GET /products/{id}`` costs at this catalog size (reported, not checked).
+   ``GET /products/{id}`` costs at this catalog size: never listed, a walk (reported); after the agent listed the
+   page it is on, one request (checked).
+6. **resources stay bounded**: ``hajatek://catalog`` reads at most 2,000 products and says so, a category at most
+   200 with the call that pages on, and category completions read the catalog once, not on every keystroke.
 
 ``--json PATH`` also writes the figures as JSON.
 """
@@ -45,6 +48,7 @@ from typing import Any
 import anyio
 import httpx2
 from mcp import Client
+from mcp.types import ResourceTemplateReference
 from starlette.applications import Starlette
 from starlette.types import Message, Receive, Scope, Send
 
@@ -59,7 +63,7 @@ CATEGORIES = ("electronics", "fashion", "home-kitchen", "beauty", "perfumes-oud"
 STATUS_ODDS = (("pending", 3), ("processing", 5), ("shipped", 7), ("delivered", 70), ("cancelled", 8), ("refunded", 7))
 PAID = frozenset({"processing", "shipped", "delivered"})
 PERIODS = {"today": 0, "7d": 6, "30d": 29, "90d": 89}
-CHECKS = ("listings", "plan", "analytics", "memory", "guard")
+CHECKS = ("listings", "plan", "analytics", "memory", "guard", "resources")
 CENT = Decimal("0.01")
 
 
@@ -372,21 +376,62 @@ async def check_memory(app: Starlette, report: Report, calls: int) -> None:
 
 
 async def report_guard_lookup(app: Starlette, report: Report) -> None:
-    """A price cut on the oldest product: the guard reads the product first, walking the whole catalog."""
+    """A price cut on the oldest product: the guard reads the product first, and the API has no
+    ``GET /products/{id}``. Never listed, the client walks the catalog (reported); once the agent has listed the
+    page it is on (the usual way an agent learns an id), the client asks that page again: one request (checked)."""
     db = app.state.sandbox.store.db
     oldest = db.query_one("SELECT id, price FROM products ORDER BY created_at, id LIMIT 1")
     upstream = UpstreamLog(app)
     server_app: Any = upstream
+    cut = {"product_id": oldest["id"], "price": 1}
     async with mcp_client(server_app) as client:
         mark = upstream.mark()
         started = time.perf_counter()
-        result = await client.call_tool("update_product", {"product_id": oldest["id"], "price": 1})
+        result = await client.call_tool("update_product", cut)
         elapsed = time.perf_counter() - started
-    requests = len(upstream.since(mark))
-    outcome = (result.structured_content or {}).get("outcome")
-    report.figures.update(guard_lookup_requests=requests, guard_lookup_seconds=round(elapsed, 2))
-    report.add("price-cut guard on the oldest product", f"{requests:,} requests, {elapsed:.1f} s to the preview "
-               f"({outcome}); on the starter plan that is {requests / 100:.0f} min of budget", None)  # fmt: skip
+        cold = len(upstream.since(mark))
+        outcome = (result.structured_content or {}).get("outcome")
+        report.figures.update(guard_lookup_requests=cold, guard_lookup_seconds=round(elapsed, 2))
+        report.add("price-cut guard, product never listed", f"{cold:,} requests (a walk of the catalog), "
+                   f"{elapsed:.1f} s to the preview ({outcome}); on the starter plan {cold / 100:.0f} min of budget",
+                   None)  # fmt: skip
+
+    async with mcp_client(server_app) as client:  # a new session: nothing remembered
+        total = db.query_one("SELECT COUNT(*) AS n FROM products")["n"]
+        last_page = -(-total // 20)
+        await timed(client, "list_products", {"page": last_page, "limit": 20})
+        mark = upstream.mark()
+        started = time.perf_counter()
+        result = await client.call_tool("update_product", cut)
+        elapsed = time.perf_counter() - started
+        warm = len(upstream.since(mark))
+        outcome = (result.structured_content or {}).get("outcome")
+    report.figures.update(guard_lookup_listed_requests=warm, guard_lookup_listed_seconds=round(elapsed, 3))
+    report.add("price-cut guard, product the agent listed", f"{warm} request, {elapsed * 1000:.0f} ms to the "
+               f"preview ({outcome})", warm == 1 and outcome == "confirmation_required")  # fmt: skip
+
+
+async def check_resources(app: Starlette, report: Report) -> None:
+    """The catalog resources and category completions on a large catalog: requests and size are bounded."""
+    upstream = UpstreamLog(app)
+    server_app: Any = upstream
+    template = ResourceTemplateReference(type="ref/resource", uri="hajatek://catalog/{category}")
+    async with mcp_client(server_app) as client:
+        for uri, most in (("hajatek://catalog", 20), ("hajatek://catalog/electronics", 2)):
+            mark = upstream.mark()
+            started = time.perf_counter()
+            [content] = (await client.read_resource(uri)).contents
+            elapsed = time.perf_counter() - started
+            requests = len(upstream.since(mark))
+            text = getattr(content, "text", "")
+            note = json.loads(text).get("note", "")
+            report.add(f"{uri} stays bounded", f"{requests} requests, {len(text) / 1024:,.0f} KiB, {elapsed:.2f} s; "
+                       f"says: {note[:60]}…", requests <= most and bool(note))  # fmt: skip
+        mark = upstream.mark()
+        for typed in ("", "e", "el", "ele", "p", "pe"):
+            await client.complete(template, {"name": "category", "value": typed})
+        requests = len(upstream.since(mark))
+    report.add("category completions, 6 keystrokes", f"{requests} requests in all", requests <= 20)
 
 
 def rss_kib() -> int:
@@ -436,6 +481,9 @@ async def run(args: argparse.Namespace) -> Report:
             if "guard" in checks:
                 with phase("guard"):
                     await report_guard_lookup(app, report)
+            if "resources" in checks:
+                with phase("resources"):
+                    await check_resources(app, report)
         report.figures["phase_seconds"] = phases
     finally:
         await app.state.sandbox.aclose()

@@ -6,6 +6,7 @@ Static resources cannot take a ``Context`` in mcp 2.x, so they read the live :cl
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import Any
 
@@ -29,31 +30,93 @@ __all__ = ["LOW_STOCK", "register"]
 
 #: Stock below this is reported as low in the catalog overview.
 LOW_STOCK = 5
+#: The catalog overview reads at most this many products (the newest first; 20 requests at 100 a page).
+CATALOG_SCAN = 2_000
+#: ``hajatek://catalog/{category}`` lists at most this many products (2 requests); list_products pages the rest.
+CATEGORY_LIMIT = 200
+#: Category completions reuse the category list this long (seconds): a client may ask on every keystroke.
+CATEGORIES_TTL = 300.0
 _JSON = "application/json"
 _PERIODS = ("today", "7d", "30d", "90d")
+_PAGE = 100
 
 
 async def _catalog(shop: Shop) -> dict[str, Any]:
+    """Counts per category and the low- and out-of-stock products, over the newest :data:`CATALOG_SCAN` products."""
     categories: Counter[str] = Counter()
     low: list[dict[str, Any]] = []
     out: list[dict[str, Any]] = []
-    async for product in shop.client.iterate(shop.client.list_products):
-        categories[product.category or "(none)"] += 1
-        if product.stock is not None and product.stock < LOW_STOCK and product.status != "archived":
-            entry = {"id": product.id, "name": clean(product.name), "stock": product.stock}
-            (out if product.stock == 0 else low).append(entry)
-    return {
-        "products": sum(categories.values()),
+    total, scanned, page = 0, 0, 1
+    while scanned < CATALOG_SCAN:
+        listing = await shop.client.list_products(page=page, limit=_PAGE)
+        total = listing.total if listing.total is not None else scanned + len(listing.items)
+        for product in listing.items[: CATALOG_SCAN - scanned]:
+            scanned += 1
+            categories[product.category or "(none)"] += 1
+            if product.stock is not None and product.stock < LOW_STOCK and product.status != "archived":
+                entry = {"id": product.id, "name": clean(product.name), "stock": product.stock}
+                (out if product.stock == 0 else low).append(entry)
+        if not listing.has_more or not listing.items:
+            break
+        page += 1
+    overview: dict[str, Any] = {
+        "products": max(total, scanned),
         "categories": dict(sorted(categories.items())),
         "low_stock_threshold": LOW_STOCK,
         "out_of_stock": out,
         "low_stock": sorted(low, key=lambda e: e["stock"]),
     }
+    if scanned < total:
+        overview["scanned"] = scanned
+        overview["note"] = (
+            f"A large catalog: the counts and stock lists cover the newest {scanned:,} of {total:,} products. "
+            "Use list_products with category or search, page by page, for the rest."
+        )
+    return overview
+
+
+async def _category(shop: Shop, category: str) -> dict[str, Any]:
+    """The newest :data:`CATEGORY_LIMIT` products of ``category``, and the exact call that pages on from there."""
+    size = min(_PAGE, CATEGORY_LIMIT)
+    products: list[dict[str, Any]] = []
+    total, page = 0, 0
+    while len(products) < CATEGORY_LIMIT:
+        page += 1
+        listing = await shop.client.list_products(page=page, limit=size, category=category)
+        total = listing.total if listing.total is not None else len(products) + len(listing.items)
+        products += [ProductView.of(p).model_dump(mode="json") for p in listing.items]
+        if not listing.has_more or not listing.items:
+            break
+    data: dict[str, Any] = {"category": category, "total": max(total, len(products)), "products": products}
+    if total > len(products):
+        data["note"] = (
+            f"Showing the newest {len(products):,} of {total:,} products. For the rest, call list_products with "
+            f"category='{category}', limit={size} and page={page + 1} onwards."
+        )
+    return data
 
 
 async def category_names(shop: Shop) -> list[str]:
-    """Every category slug in the catalog, sorted."""
+    """Every category slug of the catalog overview, sorted."""
     return sorted((await _catalog(shop))["categories"])
+
+
+class _KnownCategories:
+    """The category slugs for completions, read at most once per :data:`CATEGORIES_TTL`."""
+
+    def __init__(self, ref: ShopRef) -> None:
+        self._ref = ref
+        self._known: tuple[float, list[str]] | None = None  # (when read, the slugs)
+
+    async def __call__(self) -> list[str]:
+        """The slugs; none when the API cannot be read (a completion is a hint, never an error)."""
+        now = time.monotonic()
+        if self._known is None or now - self._known[0] > CATEGORIES_TTL:
+            try:
+                self._known = (now, await category_names(self._ref.get()))
+            except HajatekError:
+                return []
+        return self._known[1]
 
 
 def register(server: MCPServer[Shop], options: ServerOptions, ref: ShopRef) -> None:
@@ -85,19 +148,15 @@ def register(server: MCPServer[Shop], options: ServerOptions, ref: ShopRef) -> N
     @server.resource("hajatek://catalog/{category}", name="catalog-category", title="Products in a category",
                      mime_type=_JSON, description="Every product of one category (slug).")  # fmt: skip
     async def catalog_category(category: str) -> str:
-        shop = ref.get()
         try:
-            products = [
-                ProductView.of(p).model_dump(mode="json")
-                async for p in shop.client.iterate(shop.client.list_products, category=category)
-            ]
+            data = await _category(ref.get(), category)
         except UnprocessableEntityError as exc:  # the API refuses the slug itself: as good as no such category
             raise ResourceNotFoundError(f"'{category}' is not a category; hajatek://catalog lists them.") from exc
         except HajatekError as exc:
             raise ResourceError(str(exc)) from exc
-        if not products:
+        if not data["products"]:
             raise ResourceNotFoundError(f"No products in category '{category}'; hajatek://catalog lists categories.")
-        return sandboxed({"category": category, "products": products})
+        return sandboxed(data)
 
     @server.resource("hajatek://orders/{order_id}", name="order", title="Order", mime_type=_JSON,
                      description="One order in full (line items, totals, address).")  # fmt: skip
@@ -131,6 +190,8 @@ def register(server: MCPServer[Shop], options: ServerOptions, ref: ShopRef) -> N
             raise ResourceNotFoundError(f"No event {event_id} in the inbox; hajatek://events lists recent ones.")
         return sandboxed(found)
 
+    known_categories = _KnownCategories(ref)
+
     @server.completion()  # type: ignore[no-untyped-call, untyped-decorator]  # the SDK leaves it unannotated
     async def complete(
         reference: PromptReference | ResourceTemplateReference,
@@ -139,10 +200,7 @@ def register(server: MCPServer[Shop], options: ServerOptions, ref: ShopRef) -> N
     ) -> Completion | None:
         values: list[str]
         if argument.name == "category":
-            try:
-                values = await category_names(ref.get())
-            except HajatekError:
-                values = []
+            values = await known_categories()
         elif argument.name == "status":
             values = list(ORDER_STATUSES)
         elif argument.name == "period":

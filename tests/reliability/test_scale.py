@@ -24,8 +24,10 @@ from benchmarks.reliability_scale import (
     Report,
     check_analytics,
     check_listings,
+    check_resources,
     grow_store,
     iterate_under_plan,
+    report_guard_lookup,
 )
 from hajatek_mcp.api import HajatekClient
 from hajatek_mcp.sandbox import SandboxConfig, create_app
@@ -85,6 +87,27 @@ async def test_get_analytics_on_a_large_store_equals_a_recount_of_the_raw_orders
     report = Report()
     await check_analytics(app, await raw_orders(app), report)
     assert len(report.rows) == len(PERIODS)
+    assert not report.failed, report.markdown()
+
+
+async def test_the_price_guard_finds_a_listed_product_in_one_request_on_a_large_store(
+    large_store: tuple[Starlette, dict[str, int]],
+) -> None:
+    app, totals = large_store
+    report = Report()
+    await report_guard_lookup(app, report)
+    assert not report.failed, report.markdown()
+    assert report.figures["guard_lookup_listed_requests"] == 1
+    assert report.figures["guard_lookup_requests"] > totals["products"] // 100, "never listed: a walk"
+
+
+async def test_catalog_resources_and_completions_stay_bounded_on_a_large_store(
+    large_store: tuple[Starlette, dict[str, int]],
+) -> None:
+    app, _ = large_store
+    report = Report()
+    await check_resources(app, report)
+    assert len(report.rows) == 3
     assert not report.failed, report.markdown()
 
 

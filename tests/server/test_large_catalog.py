@@ -1,0 +1,113 @@
+"""Resources and completions stay bounded on a large catalog: the API has no category or stock endpoints, so each
+is read from product listings, and no read may turn into a walk of the whole catalog."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx2
+import pytest
+from mcp import Client
+from mcp.types import ResourceTemplateReference, TextResourceContents
+from starlette.applications import Starlette
+
+from hajatek_mcp.api import HajatekClient
+from hajatek_mcp.sandbox import SandboxConfig, create_app
+from hajatek_mcp.server import ServerOptions, build_server
+from hajatek_mcp.server import resources as resources_module
+from tests.server.conftest import NOW, SANDBOX_KEY
+
+
+class Counting(httpx2.AsyncBaseTransport):
+    def __init__(self, app: Starlette) -> None:
+        self.inner = httpx2.ASGITransport(app=app)
+        self.sent: list[httpx2.Request] = []
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        self.sent.append(request)
+        return await self.inner.handle_async_request(request)
+
+
+@pytest.fixture
+def app() -> Iterator[Starlette]:
+    app = create_app(SandboxConfig(now=NOW, seed=42))
+    yield app
+    app.state.sandbox.store.close()
+
+
+@pytest.fixture
+def small_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The seeded store has 224 products; bounds scaled down to it stand for 2,000 and 500 on a large store."""
+    monkeypatch.setattr(resources_module, "CATALOG_SCAN", 150)
+    monkeypatch.setattr(resources_module, "CATEGORY_LIMIT", 10)
+
+
+def client_on(app: Starlette, link: Counting, mode: str) -> Client:
+    def connect() -> HajatekClient:
+        return HajatekClient(SANDBOX_KEY, store_id="str_sandbox", base_url="http://sandbox.local/v1",
+                             plan="business", max_retries=0, transport=link)  # fmt: skip
+
+    return Client(build_server(ServerOptions(sandbox=True), connect), mode=mode)
+
+
+async def read(client: Client, uri: str) -> dict[str, Any]:
+    [content] = (await client.read_resource(uri)).contents
+    assert isinstance(content, TextResourceContents)
+    data: dict[str, Any] = json.loads(content.text)
+    return data
+
+
+async def test_the_catalog_overview_reads_a_bounded_number_of_products_and_says_so(
+    app: Starlette, small_bounds: None, mode: str
+) -> None:
+    link = Counting(app)
+    async with client_on(app, link, mode) as client:
+        overview = await read(client, "hajatek://catalog")
+    assert len(link.sent) == 2, "150 products: two pages of 100"
+    assert overview["products"] == 224, "the true total"
+    assert overview["scanned"] == 150
+    assert sum(overview["categories"].values()) == 150
+    assert "newest 150 of 224 products" in str(overview["note"])
+    assert "list_products" in str(overview["note"])
+
+
+async def test_the_catalog_overview_of_a_small_catalog_is_complete(app: Starlette, mode: str) -> None:
+    link = Counting(app)
+    async with client_on(app, link, mode) as client:
+        overview = await read(client, "hajatek://catalog")
+    assert overview["products"] == 224
+    assert sum(overview["categories"].values()) == 224
+    assert "note" not in overview
+    assert "scanned" not in overview
+
+
+async def test_a_large_category_lists_its_newest_products_and_says_how_to_page_on(
+    app: Starlette, small_bounds: None, mode: str
+) -> None:
+    link = Counting(app)
+    async with client_on(app, link, mode) as client:
+        listed = await read(client, "hajatek://catalog/perfumes-oud")
+        page_two = await client.call_tool("list_products", {"category": "perfumes-oud", "limit": 10, "page": 2})
+    assert len(listed["products"]) == 10
+    assert listed["total"] == 28
+    assert "newest 10 of 28" in str(listed["note"])
+    assert "category='perfumes-oud', limit=10 and page=2" in str(listed["note"])
+    assert page_two.structured_content is not None
+    assert page_two.structured_content["products"][0]["id"] not in {p["id"] for p in listed["products"]}
+
+
+async def test_category_completions_read_the_catalog_once_not_on_every_keystroke(app: Starlette, mode: str) -> None:
+    link = Counting(app)
+    template = ResourceTemplateReference(type="ref/resource", uri="hajatek://catalog/{category}")
+    async with client_on(app, link, mode) as client:
+        first = await client.complete(template, {"name": "category", "value": "p"})
+        reads = len(link.sent)
+        for typed in ("pe", "per", "perf", "h", ""):
+            await client.complete(template, {"name": "category", "value": typed})
+        again = await client.complete(template, {"name": "category", "value": "p"})
+    assert reads >= 1
+    assert len(link.sent) == reads, "later keystrokes reuse the category list"
+    assert first.completion.values == again.completion.values
+    assert "perfumes-oud" in first.completion.values
