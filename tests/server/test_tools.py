@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import pytest
 from mcp.types import EmbeddedResource, TextResourceContents
 
+from hajatek_mcp.server.tools import export as export_module
 from tests.server.conftest import Connect, text
 
 
@@ -248,3 +250,25 @@ async def test_export_orders_respects_the_time_window(connect: Connect) -> None:
         swapped = await client.call_tool("export_orders", {"since": "2026-11-25", "until": "2026-11-20"})
         assert swapped.is_error
         assert "swap" in text(swapped)
+
+
+async def test_an_export_too_big_is_refused_after_one_page_when_the_total_says_so(
+    connect: Connect, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(export_module, "MAX_EXPORT_ORDERS", 500)
+    pages: list[float] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        pages.append(done)
+
+    async with connect() as client:
+        refused = await client.call_tool("export_orders", {}, progress_callback=on_progress)
+        read_before_refusing = len(pages)
+        windowed = await client.call_tool("export_orders", {"since": "2026-09-01"}, progress_callback=on_progress)
+    assert refused.is_error
+    assert "1,200 orders match and an export holds at most 500; nothing was exported" in text(refused)
+    assert "since/until" in text(refused)
+    assert read_before_refusing == 0, "refused on the first page's total, before walking"
+    assert windowed.is_error, "with a window the count is known only while walking: refused past 500 matches"
+    assert "More than 500 orders match" in text(windowed)
+    assert len(pages) > 5

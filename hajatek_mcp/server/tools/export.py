@@ -80,6 +80,11 @@ async def export_orders(
     page, seen = 1, 0
     while True:  # newest first, so the walk stops at the first page older than `since`
         result = await shop.client.list_orders(status=status, page=page, limit=100)
+        if page == 1 and not (start or end) and (result.total or 0) > MAX_EXPORT_ORDERS:
+            raise ToolError(
+                f"{result.total:,} orders match and an export holds at most {MAX_EXPORT_ORDERS:,}; nothing was "
+                "exported. Narrow it with since/until (for example one month at a time) or a status."
+            )
         for order in result.items:
             created = order.created_at
             if created is not None and ((end and created > end) or (start and created < start)):
@@ -97,7 +102,10 @@ async def export_orders(
         if not result.has_more or (start and oldest is not None and oldest < start):
             break
         if count > MAX_EXPORT_ORDERS:
-            raise ToolError(f"More than {MAX_EXPORT_ORDERS} orders match; narrow since/until or filter by status.")
+            raise ToolError(
+                f"More than {MAX_EXPORT_ORDERS:,} orders match and an export holds at most that many; nothing was "
+                "exported. Narrow since/until (for example one month at a time) or add a status."
+            )
         page += 1
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     uri = f"hajatek://exports/orders-{stamp}.csv"
