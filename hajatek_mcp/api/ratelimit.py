@@ -109,7 +109,8 @@ class RateGovernor:
         """A request acquired with :meth:`acquire` got its answer (or failed): its token starts its way back."""
         if self._in_flight > 0:
             self._in_flight -= 1
-            self._finished.append(self._clock())
+            if self._limit is not None:  # unlimited: nothing to count, and nothing kept (memory stays flat)
+                self._finished.append(self._clock())
             self._released.set()
 
     def observe(self, *, limit: int | None, remaining: int | None, reset_in: float | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from collections.abc import Callable
 
 import anyio
@@ -52,6 +53,22 @@ async def test_business_plan_is_unlimited(clock: FakeClock) -> None:
         governor.release()
     assert clock.sleeps == []
     assert governor.state().remaining is None
+
+
+async def test_an_unlimited_governor_keeps_nothing_per_request(clock: FakeClock) -> None:
+    governor = RateGovernor(None, clock=clock, sleep=clock.sleep)
+    await governor.acquire()  # warm up whatever the first call allocates
+    governor.release()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(10_000):
+            await governor.acquire()
+            governor.release()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 20_000, f"{grown:,} bytes kept for 10,000 requests on an unlimited plan"
 
 
 async def test_the_server_limit_header_replaces_the_configured_plan(
