@@ -90,13 +90,51 @@ def _slim(schema: Any) -> None:
             _slim(item)
 
 
+class _Recursive(Exception):
+    """A schema that refers to itself cannot be inlined."""
+
+
+def _inline_refs(schema: dict[str, Any]) -> None:
+    """Replace each ``$ref`` to the schema's own ``$defs`` by the definition itself, and drop ``$defs``.
+
+    Same meaning, but a client's validator no longer resolves a reference for every row of a listing (the SDK client
+    re-validates each result with ``jsonschema``; see docs/benchmarks.md). A recursive schema is left as it is.
+    """
+    defs = schema.get("$defs")
+    if not isinstance(defs, dict):
+        return
+
+    def resolve(node: Any, stack: frozenset[str]) -> Any:
+        if isinstance(node, list):
+            return [resolve(item, stack) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            name = ref.removeprefix("#/$defs/")
+            if name in stack or name not in defs:
+                raise _Recursive(name)
+            target = resolve(defs[name], stack | {name})
+            return {**target, **{k: resolve(v, stack) for k, v in node.items() if k != "$ref"}}
+        return {k: resolve(v, stack) for k, v in node.items() if k != "$defs"}
+
+    try:
+        inlined = resolve(schema, frozenset())
+    except _Recursive:
+        return
+    schema.clear()
+    schema.update(inlined)
+
+
 def _tool(spec: ToolSpec) -> Tool:
     tool = Tool.from_function(
         spec.fn, name=spec.name, title=spec.title, description=" ".join((spec.fn.__doc__ or "").split()),
         annotations=spec.annotations,
     )  # fmt: skip
     _slim(tool.parameters)
-    _slim(tool.fn_metadata.output_schema)
+    if tool.fn_metadata.output_schema is not None:
+        _slim(tool.fn_metadata.output_schema)
+        _inline_refs(tool.fn_metadata.output_schema)
     return tool
 
 

@@ -11,6 +11,7 @@ import pytest
 from mcp import MCPError
 from mcp.types import PromptReference, ResourceTemplateReference, TextResourceContents
 
+from hajatek_mcp.server.app import _inline_refs
 from tests.server.conftest import Connect
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "tools_list.json"
@@ -48,6 +49,7 @@ async def test_tools_list_matches_the_snapshot_and_the_pinned_annotations(connec
         assert tool["title"]
         assert 20 <= len(tool["description"]) <= 300, tool["name"]
         assert tool["outputSchema"]["type"] == "object"
+        assert "$ref" not in json.dumps(tool["outputSchema"]), "output schemas are inlined (a client validates rows)"
         assert "title" not in tool["inputSchema"]
     if os.environ.get("UPDATE_SNAPSHOTS"):
         SNAPSHOT.parent.mkdir(exist_ok=True)
@@ -55,6 +57,24 @@ async def test_tools_list_matches_the_snapshot_and_the_pinned_annotations(connec
     assert listed == json.loads(SNAPSHOT.read_text(encoding="utf-8")), (
         "tools/list changed: UPDATE_SNAPSHOTS=1 to accept"
     )
+
+
+def test_inlining_refs_keeps_sibling_keys_and_leaves_a_recursive_schema_alone() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"rows": {"type": "array", "items": {"$ref": "#/$defs/Row", "description": "one row"}}},
+        "$defs": {"Row": {"type": "object", "properties": {"id": {"type": "string"}}}},
+    }
+    _inline_refs(schema)
+    assert schema == {
+        "type": "object",
+        "properties": {"rows": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}},
+                                                           "description": "one row"}}},
+    }  # fmt: skip
+    recursive = {"$ref": "#/$defs/Node", "$defs": {"Node": {"properties": {"next": {"$ref": "#/$defs/Node"}}}}}
+    before = json.dumps(recursive)
+    _inline_refs(recursive)
+    assert json.dumps(recursive) == before
 
 
 async def test_read_only_registers_no_tool_that_writes(connect: Connect) -> None:
