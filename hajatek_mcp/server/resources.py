@@ -41,36 +41,43 @@ _PERIODS = ("today", "7d", "30d", "90d")
 _PAGE = 100
 
 
+def _of_total(shown: int, total: int | None) -> str:
+    """'1,234' or, when the API gave no total, 'more than <shown>'."""
+    return f"{total:,}" if total is not None else f"more than {shown:,}"
+
+
 async def _catalog(shop: Shop) -> dict[str, Any]:
     """Counts per category and the low- and out-of-stock products, over the newest :data:`CATALOG_SCAN` products."""
     categories: Counter[str] = Counter()
     low: list[dict[str, Any]] = []
     out: list[dict[str, Any]] = []
-    total, scanned, page = 0, 0, 1
-    while scanned < CATALOG_SCAN:
+    total: int | None = None
+    scanned, page, more = 0, 0, True
+    while more and scanned < CATALOG_SCAN:
+        page += 1
         listing = await shop.client.list_products(page=page, limit=_PAGE)
-        total = listing.total if listing.total is not None else scanned + len(listing.items)
-        for product in listing.items[: CATALOG_SCAN - scanned]:
+        total = listing.total if listing.total is not None else total
+        batch = listing.items[: CATALOG_SCAN - scanned]
+        more = (listing.has_more and bool(listing.items)) or len(batch) < len(listing.items)
+        for product in batch:
             scanned += 1
             categories[product.category or "(none)"] += 1
             if product.stock is not None and product.stock < LOW_STOCK and product.status != "archived":
                 entry = {"id": product.id, "name": clean(product.name), "stock": product.stock}
                 (out if product.stock == 0 else low).append(entry)
-        if not listing.has_more or not listing.items:
-            break
-        page += 1
     overview: dict[str, Any] = {
-        "products": max(total, scanned),
+        "products": max(total or 0, scanned),  # at least: a catalog whose API gives no total says so in the note
         "categories": dict(sorted(categories.items())),
         "low_stock_threshold": LOW_STOCK,
         "out_of_stock": out,
         "low_stock": sorted(low, key=lambda e: e["stock"]),
     }
-    if scanned < total:
+    if more:
         overview["scanned"] = scanned
         overview["note"] = (
-            f"A large catalog: the counts and stock lists cover the newest {scanned:,} of {total:,} products. "
-            "Use list_products with category or search, page by page, for the rest."
+            f"A large catalog: the counts and stock lists cover the newest {scanned:,} of "
+            f"{_of_total(scanned, total)} products. Use list_products with category or search, page by page, for the "
+            "rest."
         )
     return overview
 
@@ -79,19 +86,21 @@ async def _category(shop: Shop, category: str) -> dict[str, Any]:
     """The newest :data:`CATEGORY_LIMIT` products of ``category``, and the exact call that pages on from there."""
     size = min(_PAGE, CATEGORY_LIMIT)
     products: list[dict[str, Any]] = []
-    total, page = 0, 0
-    while len(products) < CATEGORY_LIMIT:
+    total: int | None = None
+    page, more = 0, True
+    while more and len(products) < CATEGORY_LIMIT:
         page += 1
         listing = await shop.client.list_products(page=page, limit=size, category=category)
-        total = listing.total if listing.total is not None else len(products) + len(listing.items)
+        total = listing.total if listing.total is not None else total
         products += [ProductView.of(p).model_dump(mode="json") for p in listing.items]
-        if not listing.has_more or not listing.items:
-            break
-    data: dict[str, Any] = {"category": category, "total": max(total, len(products)), "products": products}
-    if total > len(products):
+        more = listing.has_more and bool(listing.items)
+    data: dict[str, Any] = {"category": category, "products": products}
+    if total is not None or not more:
+        data["total"] = max(total or 0, len(products))
+    if more:
         data["note"] = (
-            f"Showing the newest {len(products):,} of {total:,} products. For the rest, call list_products with "
-            f"category='{category}', limit={size} and page={page + 1} onwards."
+            f"Showing the newest {len(products):,} of {_of_total(len(products), total)} products. For the rest, call "
+            f"list_products with category='{category}', limit={size} and page={page + 1} onwards."
         )
     return data
 
