@@ -111,3 +111,27 @@ async def test_category_completions_read_the_catalog_once_not_on_every_keystroke
     assert len(link.sent) == reads, "later keystrokes reuse the category list"
     assert first.completion.values == again.completion.values
     assert "perfumes-oud" in first.completion.values
+
+
+class NoTotals(Counting):
+    """An API whose listings say has_more but give no total (the reference does not promise one)."""
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await super().handle_async_request(request)
+        await response.aread()
+        body = json.loads(response.content)
+        body.pop("total", None)
+        return httpx2.Response(response.status_code, json=body)
+
+
+async def test_without_totals_the_bounded_resources_say_more_than(
+    app: Starlette, small_bounds: None, mode: str
+) -> None:
+    link = NoTotals(app)
+    async with client_on(app, link, mode) as client:
+        overview = await read(client, "hajatek://catalog")
+        listed = await read(client, "hajatek://catalog/perfumes-oud")
+    assert overview["scanned"] == 150
+    assert "newest 150 of more than 150 products" in overview["note"]
+    assert "total" not in listed
+    assert "newest 10 of more than 10 products" in listed["note"]
