@@ -374,6 +374,15 @@ async def check_memory(app: Starlette, report: Report, calls: int) -> None:
     )
 
 
+async def _timed_cut(client: Client, upstream: UpstreamLog, cut: dict[str, Any]) -> tuple[int, float, Any]:
+    """The guarded price cut: upstream requests it made, seconds to its answer, its outcome."""
+    mark = upstream.mark()
+    started = time.perf_counter()
+    result = await client.call_tool("update_product", cut)
+    elapsed = time.perf_counter() - started
+    return len(upstream.since(mark)), elapsed, (result.structured_content or {}).get("outcome")
+
+
 async def report_guard_lookup(app: Starlette, report: Report) -> None:
     """A price cut on the oldest product: the guard reads the product first, and the API has no
     ``GET /products/{id}``. Never listed, the client walks the catalog (reported); once the agent has listed the
@@ -384,27 +393,16 @@ async def report_guard_lookup(app: Starlette, report: Report) -> None:
     server_app: Any = upstream
     cut = {"product_id": oldest["id"], "price": 1}
     async with mcp_client(server_app) as client:
-        mark = upstream.mark()
-        started = time.perf_counter()
-        result = await client.call_tool("update_product", cut)
-        elapsed = time.perf_counter() - started
-        cold = len(upstream.since(mark))
-        outcome = (result.structured_content or {}).get("outcome")
-        report.figures.update(guard_lookup_requests=cold, guard_lookup_seconds=round(elapsed, 2))
-        report.add("price-cut guard, product never listed", f"{cold:,} requests (a walk of the catalog), "
-                   f"{elapsed:.1f} s to the preview ({outcome}); on the starter plan {cold / 100:.0f} min of budget",
-                   None)  # fmt: skip
+        cold, elapsed, outcome = await _timed_cut(client, upstream, cut)
+    report.figures.update(guard_lookup_requests=cold, guard_lookup_seconds=round(elapsed, 2))
+    report.add("price-cut guard, product never listed", f"{cold:,} requests (a walk of the catalog), "
+               f"{elapsed:.1f} s to the preview ({outcome}); on the starter plan {cold / 100:.0f} min of budget",
+               None)  # fmt: skip
 
     async with mcp_client(server_app) as client:  # a new session: nothing remembered
         total = db.query_one("SELECT COUNT(*) AS n FROM products")["n"]
-        last_page = -(-total // 20)
-        await timed(client, "list_products", {"page": last_page, "limit": 20})
-        mark = upstream.mark()
-        started = time.perf_counter()
-        result = await client.call_tool("update_product", cut)
-        elapsed = time.perf_counter() - started
-        warm = len(upstream.since(mark))
-        outcome = (result.structured_content or {}).get("outcome")
+        await timed(client, "list_products", {"page": -(-total // 20), "limit": 20})  # the last page: the oldest
+        warm, elapsed, outcome = await _timed_cut(client, upstream, cut)
     report.figures.update(guard_lookup_listed_requests=warm, guard_lookup_listed_seconds=round(elapsed, 3))
     report.add("price-cut guard, product the agent listed", f"{warm} request, {elapsed * 1000:.0f} ms to the "
                f"preview ({outcome})", warm == 1 and outcome == "confirmation_required")  # fmt: skip

@@ -10,7 +10,9 @@ import logging
 from collections.abc import Iterator
 
 import anyio
+import httpx2
 import pytest
+from starlette.types import ASGIApp
 
 CANARY_API_KEY = "sk_live_CANARYapikey_5b9e1d"
 CANARY_AUTH_TOKEN = "mcp_CANARYauthtoken_0123456789abcdef0123456789"
@@ -63,3 +65,15 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+class CountingTransport(httpx2.AsyncBaseTransport):
+    """An in-process ASGI app (the sandbox) as an HTTP transport, keeping every request it was sent."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.inner = httpx2.ASGITransport(app=app)
+        self.sent: list[httpx2.Request] = []
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        self.sent.append(request)
+        return await self.inner.handle_async_request(request)

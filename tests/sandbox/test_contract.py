@@ -36,6 +36,7 @@ from hajatek_mcp.api import (
     verify_signature,
 )
 from hajatek_mcp.api.webhooks import SIGNATURE_HEADER
+from tests.conftest import CountingTransport
 
 PLANS = {"sk_sandbox_starter": "starter", "sk_sandbox_pro": "pro", "sk_sandbox_business": "business"}
 
@@ -160,26 +161,14 @@ async def test_create_update_and_delete_a_product(app, hajatek: HajatekClient, e
         await hajatek.delete_product(created.id)
 
 
-class Counting(httpx2.AsyncBaseTransport):
-    """The in-process sandbox, with every request it was sent kept."""
-
-    def __init__(self, app) -> None:
-        self.inner = httpx2.ASGITransport(app=app)
-        self.sent: list[httpx2.Request] = []
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        self.sent.append(request)
-        return await self.inner.handle_async_request(request)
-
-
-def queries(link: Counting) -> list[dict[str, str]]:
+def queries(link: CountingTransport) -> list[dict[str, str]]:
     return [dict(r.url.params) for r in link.sent]
 
 
 async def test_find_product_asks_again_the_page_that_last_showed_it_and_gets_its_current_state(
     app, make_hajatek
 ) -> None:
-    link = Counting(app)
+    link = CountingTransport(app)
     hajatek = make_hajatek(app, transport=link)
     listed = (await hajatek.list_products(category="perfumes-oud", page=2, limit=5)).items[-1]
     app.state.sandbox.store.db.execute("UPDATE products SET price = 1234 WHERE id = ?", (listed.id,))
@@ -192,7 +181,7 @@ async def test_find_product_asks_again_the_page_that_last_showed_it_and_gets_its
 
 
 async def test_find_product_walks_the_listing_for_a_product_never_listed(app, make_hajatek) -> None:
-    link = Counting(app)
+    link = CountingTransport(app)
     hajatek = make_hajatek(app, transport=link)
     oldest = app.state.sandbox.store.db.query_one("SELECT id FROM products ORDER BY created_at, id LIMIT 1")["id"]
 
@@ -206,7 +195,7 @@ async def test_find_product_walks_the_listing_for_a_product_never_listed(app, ma
 
 
 async def test_find_product_walks_when_the_product_moved_off_its_page(app, make_hajatek) -> None:
-    link = Counting(app)
+    link = CountingTransport(app)
     hajatek = make_hajatek(app, transport=link)
     last_on_page_one = (await hajatek.list_products(limit=10)).items[-1]
     other = make_hajatek(app)  # another agent adds products: the listing shifts
@@ -221,7 +210,7 @@ async def test_find_product_walks_when_the_product_moved_off_its_page(app, make_
 
 
 async def test_find_product_finds_a_new_product_in_one_request_and_forgets_a_deleted_one(app, make_hajatek) -> None:
-    link = Counting(app)
+    link = CountingTransport(app)
     hajatek = make_hajatek(app, transport=link)
     created = await hajatek.create_product(
         ProductCreate(name="Saffron 5 g", price=Decimal(40), category="dates-coffee")
@@ -237,7 +226,7 @@ async def test_find_product_finds_a_new_product_in_one_request_and_forgets_a_del
 
 async def test_find_product_remembers_a_bounded_number_of_positions(app, make_hajatek, monkeypatch) -> None:
     monkeypatch.setattr("hajatek_mcp.api.client.POSITIONS_KEPT", 30)
-    link = Counting(app)
+    link = CountingTransport(app)
     hajatek = make_hajatek(app, transport=link)
     first = (await hajatek.list_products(limit=20)).items
     second = (await hajatek.list_products(page=2, limit=20)).items

@@ -4,7 +4,6 @@ is read from product listings, and no read may turn into a walk of the whole cat
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx2
@@ -14,37 +13,20 @@ from mcp.types import ResourceTemplateReference, TextResourceContents
 from starlette.applications import Starlette
 
 from hajatek_mcp.api import HajatekClient
-from hajatek_mcp.sandbox import SandboxConfig, create_app
 from hajatek_mcp.server import ServerOptions, build_server
 from hajatek_mcp.server import resources as resources_module
-from tests.server.conftest import NOW, SANDBOX_KEY
-
-
-class Counting(httpx2.AsyncBaseTransport):
-    def __init__(self, app: Starlette) -> None:
-        self.inner = httpx2.ASGITransport(app=app)
-        self.sent: list[httpx2.Request] = []
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        self.sent.append(request)
-        return await self.inner.handle_async_request(request)
-
-
-@pytest.fixture
-def app() -> Iterator[Starlette]:
-    app = create_app(SandboxConfig(now=NOW, seed=42))
-    yield app
-    app.state.sandbox.store.close()
+from tests.conftest import CountingTransport
+from tests.server.conftest import SANDBOX_KEY
 
 
 @pytest.fixture
 def small_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The seeded store has 224 products; bounds scaled down to it stand for 2,000 and 500 on a large store."""
+    """The seeded store has 224 products; bounds scaled down to it stand for 2,000 and 200 on a large store."""
     monkeypatch.setattr(resources_module, "CATALOG_SCAN", 150)
     monkeypatch.setattr(resources_module, "CATEGORY_LIMIT", 10)
 
 
-def client_on(app: Starlette, link: Counting, mode: str) -> Client:
+def client_on(link: CountingTransport, mode: str) -> Client:
     def connect() -> HajatekClient:
         return HajatekClient(SANDBOX_KEY, store_id="str_sandbox", base_url="http://sandbox.local/v1",
                              plan="business", max_retries=0, transport=link)  # fmt: skip
@@ -60,10 +42,10 @@ async def read(client: Client, uri: str) -> dict[str, Any]:
 
 
 async def test_the_catalog_overview_reads_a_bounded_number_of_products_and_says_so(
-    app: Starlette, small_bounds: None, mode: str
+    sandbox_app: Starlette, small_bounds: None, mode: str
 ) -> None:
-    link = Counting(app)
-    async with client_on(app, link, mode) as client:
+    link = CountingTransport(sandbox_app)
+    async with client_on(link, mode) as client:
         overview = await read(client, "hajatek://catalog")
     assert len(link.sent) == 2, "150 products: two pages of 100"
     assert overview["products"] == 224, "the true total"
@@ -73,9 +55,9 @@ async def test_the_catalog_overview_reads_a_bounded_number_of_products_and_says_
     assert "list_products" in str(overview["note"])
 
 
-async def test_the_catalog_overview_of_a_small_catalog_is_complete(app: Starlette, mode: str) -> None:
-    link = Counting(app)
-    async with client_on(app, link, mode) as client:
+async def test_the_catalog_overview_of_a_small_catalog_is_complete(sandbox_app: Starlette, mode: str) -> None:
+    link = CountingTransport(sandbox_app)
+    async with client_on(link, mode) as client:
         overview = await read(client, "hajatek://catalog")
     assert overview["products"] == 224
     assert sum(overview["categories"].values()) == 224
@@ -84,10 +66,10 @@ async def test_the_catalog_overview_of_a_small_catalog_is_complete(app: Starlett
 
 
 async def test_a_large_category_lists_its_newest_products_and_says_how_to_page_on(
-    app: Starlette, small_bounds: None, mode: str
+    sandbox_app: Starlette, small_bounds: None, mode: str
 ) -> None:
-    link = Counting(app)
-    async with client_on(app, link, mode) as client:
+    link = CountingTransport(sandbox_app)
+    async with client_on(link, mode) as client:
         listed = await read(client, "hajatek://catalog/perfumes-oud")
         page_two = await client.call_tool("list_products", {"category": "perfumes-oud", "limit": 10, "page": 2})
     assert len(listed["products"]) == 10
@@ -98,10 +80,12 @@ async def test_a_large_category_lists_its_newest_products_and_says_how_to_page_o
     assert page_two.structured_content["products"][0]["id"] not in {p["id"] for p in listed["products"]}
 
 
-async def test_category_completions_read_the_catalog_once_not_on_every_keystroke(app: Starlette, mode: str) -> None:
-    link = Counting(app)
+async def test_category_completions_read_the_catalog_once_not_on_every_keystroke(
+    sandbox_app: Starlette, mode: str
+) -> None:
+    link = CountingTransport(sandbox_app)
     template = ResourceTemplateReference(type="ref/resource", uri="hajatek://catalog/{category}")
-    async with client_on(app, link, mode) as client:
+    async with client_on(link, mode) as client:
         first = await client.complete(template, {"name": "category", "value": "p"})
         reads = len(link.sent)
         for typed in ("pe", "per", "perf", "h", ""):
@@ -113,7 +97,7 @@ async def test_category_completions_read_the_catalog_once_not_on_every_keystroke
     assert "perfumes-oud" in first.completion.values
 
 
-class NoTotals(Counting):
+class NoTotals(CountingTransport):
     """An API whose listings say has_more but give no total (the reference does not promise one)."""
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
@@ -125,10 +109,10 @@ class NoTotals(Counting):
 
 
 async def test_without_totals_the_bounded_resources_say_more_than(
-    app: Starlette, small_bounds: None, mode: str
+    sandbox_app: Starlette, small_bounds: None, mode: str
 ) -> None:
-    link = NoTotals(app)
-    async with client_on(app, link, mode) as client:
+    link = NoTotals(sandbox_app)
+    async with client_on(link, mode) as client:
         overview = await read(client, "hajatek://catalog")
         listed = await read(client, "hajatek://catalog/perfumes-oud")
     assert overview["scanned"] == 150
