@@ -194,8 +194,9 @@ class HajatekClient:
         """One product by id, as the API has it now.
 
         The API has no ``GET /products/{id}``. The client remembers which listing page last showed each product (the
-        agent usually found the id in a listing, or the product was just created): that page is asked again, one
-        request. A product never seen, or moved since, is found by walking the listing (100 per request).
+        agent usually found the id in a listing, or the product was just created), or else the name an order line
+        gave it: that page, or a search by that name, is asked first, one request. A product never seen, or moved or
+        renamed since, is found by walking the listing (100 per request).
 
         Raises :class:`~hajatek_mcp.api.errors.NotFoundError` when no product has that id.
         """
@@ -209,6 +210,14 @@ class HajatekClient:
                 return product
         self._positions.pop(product_id, None)
         raise NotFoundError(f"Product {product_id} not found", status_code=404, code="not_found", param="product_id")
+
+    def _remember_items(self, order: Order) -> None:
+        """An order's lines name their products: a search by that name is where to look for a product never listed
+        (a listing's exact page, when known, is kept: it is the better hint)."""
+        for item in order.items:
+            name = (item.name or "").strip()[:200]
+            if item.product_id and name and item.product_id not in self._positions:
+                self._remember(item.product_id, {"page": 1, "limit": 100, "category": None, "search": name})
 
     def _remember(self, product_id: str, query: Mapping[str, Any]) -> None:
         self._positions[product_id] = query
@@ -233,10 +242,15 @@ class HajatekClient:
 
     async def list_orders(self, *, status: OrderStatus | None = None, page: int = 1, limit: int = 20) -> Page[Order]:
         params = {"status": status, "page": page, "limit": limit}
-        return _page(Order, "orders", await self.request("GET", "/orders", params=params))
+        result = _page(Order, "orders", await self.request("GET", "/orders", params=params))
+        for order in result.items:
+            self._remember_items(order)
+        return result
 
     async def get_order(self, order_id: str) -> Order:
-        return _parse(Order, await self.request("GET", f"/orders/{quote(order_id, safe='')}"))
+        order = _parse(Order, await self.request("GET", f"/orders/{quote(order_id, safe='')}"))
+        self._remember_items(order)
+        return order
 
     async def update_order_status(self, order_id: str, status: OrderStatus, *, note: str | None = None) -> Order:
         body: dict[str, Any] = {"status": status}

@@ -194,6 +194,19 @@ async def test_find_product_walks_the_listing_for_a_product_never_listed(app, ma
     assert queries(link) == [{"page": "3", "limit": "100"}], "the walk remembered where it was"
 
 
+async def test_find_product_searches_by_the_name_an_order_line_gave_a_product(app, make_hajatek) -> None:
+    link = CountingTransport(app)
+    hajatek = make_hajatek(app, transport=link)
+    oldest_order = app.state.sandbox.store.db.query_one("SELECT id FROM orders ORDER BY created_at, id LIMIT 1")["id"]
+    line = (await hajatek.get_order(oldest_order)).items[0]
+    link.sent.clear()
+
+    found = await hajatek.find_product(line.product_id)
+
+    assert found.id == line.product_id
+    assert queries(link) == [{"page": "1", "limit": "100", "search": line.name}]
+
+
 async def test_find_product_walks_when_the_product_moved_off_its_page(app, make_hajatek) -> None:
     link = CountingTransport(app)
     hajatek = make_hajatek(app, transport=link)
