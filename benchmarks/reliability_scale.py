@@ -19,8 +19,8 @@ Checks (each a row of the printed table; a failed check makes the exit code 1, a
    order value equal a recount from the raw orders read in 2.
 4. **memory stays flat**: ``--calls`` mixed read calls after a warm-up; live Python blocks and RSS along the way.
 5. **the price guard's lookup**: a guarded price cut on the oldest product, and how many requests the API's missing
-   ``GET /products/{id}`` costs at this catalog size: never listed, a walk (reported); after the agent listed the
-   page it is on, one request (checked).
+   ``GET /products/{id}`` costs at this catalog size: never listed, at most 20 pages, then an answer that asks the
+   agent to search for it, after which one request; after the agent listed the page it is on, one request.
 6. **resources stay bounded**: ``hajatek://catalog`` reads at most 2,000 products and says so, a category at most
    200 with the call that pages on, and category completions read the catalog once, not on every keystroke.
 
@@ -56,6 +56,7 @@ from hajatek_mcp.api import HajatekClient
 from hajatek_mcp.sandbox import Sandbox, SandboxConfig, create_app
 from hajatek_mcp.sandbox.values import iso, shipping_for, vat_for
 from hajatek_mcp.server import ServerOptions, build_server
+from hajatek_mcp.server.guards import LOOKUP_PAGES
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 CATEGORIES = ("electronics", "fashion", "home-kitchen", "beauty", "perfumes-oud", "dates-coffee", "sports", "kids-toys")
@@ -374,35 +375,47 @@ async def check_memory(app: Starlette, report: Report, calls: int) -> None:
     )
 
 
-async def _timed_cut(client: Client, upstream: UpstreamLog, cut: dict[str, Any]) -> tuple[int, float, Any]:
-    """The guarded price cut: upstream requests it made, seconds to its answer, its outcome."""
+async def _timed_cut(client: Client, upstream: UpstreamLog, cut: dict[str, Any]) -> tuple[int, float, Any, str]:
+    """The guarded price cut: upstream requests it made, seconds to its answer, its outcome (None for an error), and
+    its text."""
     mark = upstream.mark()
     started = time.perf_counter()
     result = await client.call_tool("update_product", cut)
     elapsed = time.perf_counter() - started
-    return len(upstream.since(mark)), elapsed, (result.structured_content or {}).get("outcome")
+    text = " ".join(getattr(block, "text", "") for block in result.content)
+    outcome = None if result.is_error else (result.structured_content or {}).get("outcome")
+    return len(upstream.since(mark)), elapsed, outcome, text
 
 
 async def report_guard_lookup(app: Starlette, report: Report) -> None:
     """A price cut on the oldest product: the guard reads the product first, and the API has no
-    ``GET /products/{id}``. Never listed, the client walks the catalog (reported); once the agent has listed the
-    page it is on (the usual way an agent learns an id), the client asks that page again: one request (checked)."""
+    ``GET /products/{id}``. Never listed, the guard reads at most ``LOOKUP_PAGES`` pages, then asks the agent to
+    search for it (checked: bounded, and the answer says what to do); once the agent has listed the page it is on
+    (the usual way an agent learns an id), the client asks that page again: one request (checked)."""
     db = app.state.sandbox.store.db
-    oldest = db.query_one("SELECT id, price FROM products ORDER BY created_at, id LIMIT 1")
+    oldest = db.query_one("SELECT id, sku, price FROM products ORDER BY created_at, id LIMIT 1")
     upstream = UpstreamLog(app)
     server_app: Any = upstream
     cut = {"product_id": oldest["id"], "price": 1}
     async with mcp_client(server_app) as client:
-        cold, elapsed, outcome = await _timed_cut(client, upstream, cut)
-    report.figures.update(guard_lookup_requests=cold, guard_lookup_seconds=round(elapsed, 2))
-    report.add("price-cut guard, product never listed", f"{cold:,} requests (a walk of the catalog), "
-               f"{elapsed:.1f} s to the preview ({outcome}); on the starter plan {cold / 100:.0f} min of budget",
-               None)  # fmt: skip
+        cold, elapsed, outcome, text = await _timed_cut(client, upstream, cut)
+        await timed(client, "list_products", {"search": oldest["sku"]})  # what the answer asks the agent to do
+        after, after_elapsed, after_outcome, _ = await _timed_cut(client, upstream, cut)
+    total = db.query_one("SELECT COUNT(*) AS n FROM products")["n"]
+    walk = -(-total // 100)
+    bounded = min(walk, LOOKUP_PAGES)
+    report.figures.update(guard_lookup_requests=cold, guard_lookup_seconds=round(elapsed, 2),
+                          guard_lookup_after_search_requests=after)  # fmt: skip
+    asks = "list_products" in text and "search" in text
+    report.add("price-cut guard, product never listed", f"{cold:,} requests in {elapsed:.1f} s (a whole walk would be "
+               f"{walk:,}), then {'the answer asks to search for it' if asks else text[:80]}; after that search, "
+               f"{after} request, {after_elapsed * 1000:.0f} ms to the preview ({after_outcome})",
+               cold <= bounded and (asks or walk <= LOOKUP_PAGES) and after == 1
+               and after_outcome == "confirmation_required")  # fmt: skip
 
     async with mcp_client(server_app) as client:  # a new session: nothing remembered
-        total = db.query_one("SELECT COUNT(*) AS n FROM products")["n"]
         await timed(client, "list_products", {"page": -(-total // 20), "limit": 20})  # the last page: the oldest
-        warm, elapsed, outcome = await _timed_cut(client, upstream, cut)
+        warm, elapsed, outcome, _ = await _timed_cut(client, upstream, cut)
     report.figures.update(guard_lookup_listed_requests=warm, guard_lookup_listed_seconds=round(elapsed, 3))
     report.add("price-cut guard, product the agent listed", f"{warm} request, {elapsed * 1000:.0f} ms to the "
                f"preview ({outcome})", warm == 1 and outcome == "confirmation_required")  # fmt: skip

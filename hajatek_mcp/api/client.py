@@ -36,6 +36,7 @@ from hajatek_mcp.api.errors import (
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
+    LookupLimitError,
     NotFoundError,
     RateLimitError,
     status_error_class,
@@ -190,26 +191,35 @@ class HajatekClient:
             self._remember(product.id, params)
         return result
 
-    async def find_product(self, product_id: str) -> Product:
+    async def find_product(self, product_id: str, *, max_pages: int | None = None) -> Product:
         """One product by id, as the API has it now.
 
         The API has no ``GET /products/{id}``. The client remembers which listing page last showed each product (the
         agent usually found the id in a listing, or the product was just created), or else the name an order line
         gave it: that page, or a search by that name, is asked first, one request. A product never seen, or moved or
-        renamed since, is found by walking the listing (100 per request).
+        renamed since, is found by walking the listing (100 per request), at most ``max_pages`` pages.
 
-        Raises :class:`~hajatek_mcp.api.errors.NotFoundError` when no product has that id.
+        Raises :class:`~hajatek_mcp.api.errors.NotFoundError` when no product has that id, and
+        :class:`~hajatek_mcp.api.errors.LookupLimitError` when ``max_pages`` were read and more remain.
         """
         hint = self._positions.get(product_id)
         if hint is not None:
             for product in (await self.list_products(**hint)).items:
                 if product.id == product_id:
                     return product
-        async for product in self.iterate(self.list_products):
-            if product.id == product_id:
-                return product
-        self._positions.pop(product_id, None)
-        raise NotFoundError(f"Product {product_id} not found", status_code=404, code="not_found", param="product_id")
+        page = 0
+        while max_pages is None or page < max_pages:
+            page += 1
+            listing = await self.list_products(page=page, limit=100)
+            for product in listing.items:
+                if product.id == product_id:
+                    return product
+            if not listing.has_more or not listing.items:
+                self._positions.pop(product_id, None)
+                raise NotFoundError(
+                    f"Product {product_id} not found", status_code=404, code="not_found", param="product_id"
+                )
+        raise LookupLimitError(product_id, scanned=page * 100)
 
     def _remember_items(self, order: Order) -> None:
         """An order's lines name their products: a search by that name is where to look for a product never listed

@@ -33,6 +33,7 @@ __all__ = [
     "ConflictError",
     "HajatekError",
     "InternalServerError",
+    "LookupLimitError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -61,6 +62,19 @@ class APIConnectionError(HajatekError):
 
 class APITimeoutError(APIConnectionError):
     """The request timed out (connecting, or waiting for the response)."""
+
+
+class LookupLimitError(HajatekError):
+    """:meth:`~hajatek_mcp.api.HajatekClient.find_product` read as many listing pages as it was allowed to and did
+    not find the product (the API has no lookup by id). It may exist further down the catalog."""
+
+    def __init__(self, product_id: str, scanned: int) -> None:
+        super().__init__(
+            f"Product {product_id} is not among the newest {scanned:,} products, and the Hajatek API has no lookup by "
+            "id, so the rest of the catalog was not read."
+        )
+        self.product_id = product_id
+        self.scanned = scanned
 
 
 class APIResponseValidationError(HajatekError):

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 __all__ = ["AuditLog", "ConfirmPath", "Outcome"]
 
-Outcome = Literal["preview", "executed", "declined", "cancelled", "refused", "failed"]
+Outcome = Literal["preview", "executed", "declined", "cancelled", "refused", "failed", "unknown"]
 #: How a write was allowed: no guard applies, the user said yes (elicitation), a confirmation token, or the host
 #: approved it (``--confirm none``).
 ConfirmPath = Literal["not_guarded", "elicitation", "token", "host"]

@@ -40,8 +40,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
-from hajatek_mcp.api import HajatekError, Order, Product
-from hajatek_mcp.server.audit import ConfirmPath
+from hajatek_mcp.api import HajatekError, LookupLimitError, Order, Product
+from hajatek_mcp.server.audit import ConfirmPath, Outcome
 from hajatek_mcp.server.confirmations import ConfirmationError, fingerprint
 from hajatek_mcp.server.safety import clean
 from hajatek_mcp.server.state import Shop, current_shop
@@ -68,6 +68,10 @@ WRITE_SCOPE = "store.write"
 GUARDED_STATUSES = frozenset({"cancelled", "refunded"})
 #: How many recent orders the delete preview checks for references to the product.
 REFERENCE_SCAN = 500
+#: How many listing pages (100 products each) a guard reads to find a product it was never shown (the API has no
+#: lookup by id): on a larger catalog the agent is asked to list or search for it first, which takes one request,
+#: instead of a walk that would use minutes of a limited plan's budget.
+LOOKUP_PAGES = 20
 CONFIRM_HINT = (
     "Destructive changes need the merchant's yes: the client asks them, or the first call returns a preview and a "
     "confirm_token to pass in a second identical call once they agree."
@@ -86,6 +90,8 @@ class Plan:
     preview: str
     state: str = ""
     """Fingerprint of the target's state; a token is bound to it."""
+    related: tuple[str, ...] = ()
+    """Other ids the write changes (a cancel restocks the order's products): their writes wait for it too."""
     error: str | None = None
     """Why the target could not be read (it is gone, the API failed): the write is refused and audited."""
 
@@ -98,6 +104,9 @@ def planning(target_arg: str) -> Callable[[Callable[P, Awaitable[Plan]]], Callab
         async def wrapper(*args: P.args, **kwargs: P.kwargs) -> Plan:
             try:
                 return await fn(*args, **kwargs)
+            except LookupLimitError as exc:
+                advice = "Find it with list_products (search by its name or SKU), then repeat this call."
+                return Plan(target=str(kwargs.get(target_arg)), guarded=False, preview="", error=f"{exc} {advice}")
             except HajatekError as exc:
                 return Plan(target=str(kwargs.get(target_arg)), guarded=False, preview="", error=str(exc))
 
@@ -142,7 +151,7 @@ def _order_state(order: Order) -> str:
 
 @planning("product_id")
 async def plan_delete_product(shop: Annotated[Shop, Resolve(current_shop)], product_id: str) -> Plan:
-    product = await shop.client.find_product(product_id)
+    product = await shop.client.find_product(product_id, max_pages=LOOKUP_PAGES)
     references, scanned = 0, 0
     async for order in shop.client.iterate(shop.client.list_orders):
         scanned += 1
@@ -169,7 +178,8 @@ async def plan_order_status(shop: Annotated[Shop, Resolve(current_shop)], order_
     }.get(status, "Set order {id} from {status} to {new}.")
     preview = what.format(id=order.id, status=order.status, units=units, total=f"{order.total:,.2f}",
                           customer=order.customer_id, new=status)  # fmt: skip
-    return Plan(target=order.id, guarded=guarded, preview=preview, state=_order_state(order))
+    restocked = tuple(sorted({i.product_id for i in order.items})) if status == "cancelled" else ()
+    return Plan(target=order.id, guarded=guarded, preview=preview, state=_order_state(order), related=restocked)
 
 
 @planning("product_id")
@@ -181,7 +191,7 @@ async def plan_update_product(
 ) -> Plan:
     if price is None and stock is None:
         return Plan(target=product_id, guarded=False, preview=f"Update {product_id}.")
-    product = await shop.client.find_product(product_id)
+    product = await shop.client.find_product(product_id, max_pages=LOOKUP_PAGES)
     name = f"'{clean(product.name)}' ({product.id})"
     reasons: list[str] = []
     floor = product.price * (1 - Decimal(str(shop.options.price_cut_guard)))
@@ -296,7 +306,7 @@ async def guarded(
             audit.record(tool, {**args, "confirm_token": confirm_token}, "refused", "token", target=plan.target,
                          detail=str(exc))  # fmt: skip
             raise ToolError(f"{exc} Nothing was changed.") from None
-    done = await unguarded_write(shop, tool, args, execute, path=path, target=plan.target)
+    done = await unguarded_write(shop, tool, args, execute, path=path, target=plan.target, related=plan.related)
     return shop.result(Guarded[Any](outcome="done", result=done))
 
 
@@ -308,24 +318,36 @@ async def unguarded_write(
     *,
     path: ConfirmPath = "not_guarded",
     target: str | None = None,
+    related: tuple[str, ...] = (),
 ) -> T:
     """Run a write and audit its outcome (an API failure is recorded, then raised as the tool's error).
 
-    Writes to one target run one at a time, each recorded before the next starts: the log's order for a target is
-    the order the store applied its writes in, so replaying the log gives the store's state.
+    Writes to one target (and to the ``related`` ids the write also changes) run one at a time, each recorded before
+    the next starts: for writes whose outcome is known, the log's order for a target is the order the store applied
+    them in, so replaying the log's executed writes gives the store's state. A write whose answer was lost is
+    recorded as ``unknown`` (or ``cancelled``): it may be applied later, and the agent is told to check.
     """
     _require_write_scope(shop, tool, arguments)
-    async with shop.writes.hold(target):
-        try:
-            result = await execute()
-        except HajatekError as exc:
-            shop.audit.record(tool, arguments, "failed", path, target=target, detail=str(exc))
-            raise
-        except BaseException:
-            # Cancelled (or the client left) while the request was out: the store may have applied it. The record is
-            # synchronous, so it is written even inside a cancelled scope.
-            detail = "cancelled in flight; it may have been applied: check the current state"
+    sent = False
+    try:
+        async with shop.writes.hold(target, *related):
+            sent = True
+            try:
+                result = await execute()
+            except HajatekError as exc:
+                outcome: Outcome = "unknown" if getattr(exc, "outcome_unknown", False) else "failed"
+                shop.audit.record(tool, arguments, outcome, path, target=target, detail=str(exc))
+                raise
+            except BaseException:
+                # Cancelled (or the client left) while the request was out: the store may have applied it. The
+                # record is synchronous, so it is written even inside a cancelled scope.
+                detail = "cancelled in flight; it may have been applied: check the current state"
+                shop.audit.record(tool, arguments, "cancelled", path, target=target, detail=detail)
+                raise
+            shop.audit.record(tool, arguments, "executed", path, target=target or getattr(result, "id", None))
+            return result
+    except BaseException:
+        if not sent:  # cancelled while an earlier write to the same target ran
+            detail = "cancelled while waiting for an earlier write to the same target; nothing was sent"
             shop.audit.record(tool, arguments, "cancelled", path, target=target, detail=detail)
-            raise
-        shop.audit.record(tool, arguments, "executed", path, target=target or getattr(result, "id", None))
-    return result
+        raise

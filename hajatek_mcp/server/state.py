@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
@@ -81,19 +81,26 @@ class TargetLocks:
     """One lock per write target (a product or order id), so writes to one target run one at a time.
 
     The audit log then lists a target's writes in the order the store applied them, and a serial replay of the log
-    gives the store's state. Writes to different targets still run in parallel. A lock lives only while someone
-    holds or waits for it, so the table stays as small as the number of targets being written right now.
+    gives the store's state. A write that changes several targets (a cancel restocks the order's products) holds all
+    their locks, taken in sorted order so that two such writes cannot wait for each other. Writes to different
+    targets still run in parallel. A lock lives only while someone holds or waits for it, so the table stays as small
+    as the number of targets being written right now.
     """
 
     def __init__(self) -> None:
         self._locks: dict[str, tuple[anyio.Lock, int]] = {}
 
     @asynccontextmanager
-    async def hold(self, target: str | None) -> AsyncIterator[None]:
-        """Hold ``target``'s lock for the block; ``None`` (a new product, no id yet) holds nothing."""
-        if target is None:
+    async def hold(self, *targets: str | None) -> AsyncIterator[None]:
+        """Hold the locks of ``targets`` for the block; ``None`` (a new product, no id yet) holds nothing."""
+        ids = sorted({t for t in targets if t is not None})
+        async with AsyncExitStack() as stack:
+            for target in ids:
+                await stack.enter_async_context(self._one(target))
             yield
-            return
+
+    @asynccontextmanager
+    async def _one(self, target: str) -> AsyncIterator[None]:
         lock, users = self._locks.get(target, (None, 0))
         lock = lock or anyio.Lock()
         self._locks[target] = (lock, users + 1)

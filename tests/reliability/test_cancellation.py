@@ -107,6 +107,28 @@ async def test_a_client_that_disconnects_mid_create_leaves_no_product_no_task_an
     assert sandbox.store.list_products(page=1, limit=10, category=None, search="GONE-1").total == 1
 
 
+async def test_a_write_cancelled_while_queued_behind_another_to_its_target_is_audited_as_not_sent(
+    sandbox_app: Starlette, tmp_path: Path, mode: str
+) -> None:
+    sandbox = sandbox_of(sandbox_app)
+    product_id = sandbox.store.list_products(page=1, limit=1, category=None, search=None).items[0]["id"]
+    held = sandbox.faults.inject(f"/v1/products/{product_id}", method="PUT", mode="delay", delay=HELD)
+    async with Client(in_process(sandbox_app, tmp_path), mode=mode) as client, anyio.create_task_group() as first:
+        first.start_soon(client.call_tool, "update_product", {"product_id": product_id, "stock": 7})
+        await until_taken(sandbox, held)
+        async with anyio.create_task_group() as second:
+            second.start_soon(client.call_tool, "update_product", {"product_id": product_id, "stock": 9})
+            await anyio.sleep(0.2)  # the second call is queued behind the held first one
+            assert audit_rows(tmp_path) == [], "neither call has an outcome yet"
+            second.cancel_scope.cancel()
+        await eventually(lambda: any(e["arguments"].get("stock") == 9 for e in audit_rows(tmp_path)))
+        first.cancel_scope.cancel()
+    queued = next(e for e in audit_rows(tmp_path) if e["arguments"].get("stock") == 9)
+    assert (queued["outcome"], queued["target"]) == ("cancelled", product_id)
+    assert "nothing was sent" in queued["detail"]
+    assert len(sandbox.faults.active) == 0, "only the first PUT reached the store"
+
+
 async def test_a_cancelled_read_of_every_page_stops_paging(sandbox_app: Starlette, tmp_path: Path) -> None:
     sandbox = sandbox_of(sandbox_app)
     held = sandbox.faults.inject("/v1/orders", method="GET", mode="delay", delay=HELD)

@@ -276,6 +276,47 @@ async def test_concurrent_writes_to_one_product_are_logged_in_the_order_the_stor
         sandbox.store.close()
 
 
+async def test_a_cancel_that_restocks_and_a_stock_change_to_one_of_its_products_are_logged_in_store_order(
+    tmp_path: Path,
+) -> None:
+    app = create_app(config())
+    sandbox: Sandbox = app.state.sandbox
+    row = sandbox.store.db.query_one(
+        "SELECT o.id AS order_id, i.product_id FROM orders o JOIN order_items i ON i.order_id = o.id "
+        "WHERE o.status = 'pending' ORDER BY o.created_at DESC LIMIT 1"
+    )
+    link = HoldFirstPut(httpx2.ASGITransport(app=app))
+    server = server_on("http://sandbox.local/v1", ClientSpec(max_retries=0), transport=link, confirm="none",
+                       state_dir=tmp_path)  # fmt: skip
+    try:
+        async with Client(server) as client, anyio.create_task_group() as calls:
+            cancel = {"order_id": row["order_id"], "status": "cancelled"}
+            calls.start_soon(client.call_tool, "update_order_status", cancel)
+            await eventually(lambda: sandbox.store.get_order(row["order_id"])["status"] == "cancelled")
+            calls.start_soon(client.call_tool, "update_product", {"product_id": row["product_id"], "stock": 50})
+        assert sandbox.store.get_product(row["product_id"])["stock"] == 50, "the stock was set after the restock"
+        writes = [e for e in audit_rows(tmp_path) if e["outcome"] == "executed"]
+        assert [w["tool"] for w in writes] == ["update_order_status", "update_product"], "logged out of order"
+        assert await replay(writes) == snapshot(sandbox)
+    finally:
+        sandbox.store.close()
+
+
+async def test_a_write_whose_answer_was_lost_is_logged_as_unknown_not_failed(live: Live, tmp_path: Path) -> None:
+    product_id = shared_targets(live.sandbox)[0][0]
+    live.inject(f"/v1/products/{product_id}", method="PUT", mode="delay", delay=0.9, count=1)
+    server = server_on(live.url, ClientSpec(timeout=0.4, max_retries=0), confirm="none", state_dir=tmp_path)
+    async with Client(server) as client:
+        lost = await client.call_tool("update_product", {"product_id": product_id, "stock": 7})
+        later = await client.call_tool("update_product", {"product_id": product_id, "stock": 9})
+    assert lost.is_error
+    assert "check the current state before repeating" in text(lost)
+    assert not later.is_error, text(later)
+    await eventually(lambda: live.sandbox.store.get_product(product_id)["stock"] == 7, within=3.0)
+    log = [(e["outcome"], e["arguments"]["stock"]) for e in audit_rows(tmp_path) if e["target"] == product_id]
+    assert log == [("unknown", 7), ("executed", 9)], "the lost write may land after the next one: the log says so"
+
+
 class SlowFirstRequest(httpx2.AsyncBaseTransport):
     """A link on which the first request spends ``delay`` seconds before it reaches the server, and which carries no
     ``X-RateLimit-*`` headers back (a proxy that drops them, or an API that sends none)."""

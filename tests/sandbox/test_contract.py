@@ -26,6 +26,7 @@ from hajatek_mcp.api import (
     HajatekClient,
     InternalServerError,
     InvalidSignatureError,
+    LookupLimitError,
     NotFoundError,
     PermissionDeniedError,
     ProductCreate,
@@ -205,6 +206,20 @@ async def test_find_product_searches_by_the_name_an_order_line_gave_a_product(ap
 
     assert found.id == line.product_id
     assert queries(link) == [{"page": "1", "limit": "100", "search": line.name}]
+
+
+async def test_find_product_walks_at_most_max_pages_and_says_so(app, make_hajatek) -> None:
+    link = CountingTransport(app)
+    hajatek = make_hajatek(app, transport=link)
+    oldest = app.state.sandbox.store.db.query_one("SELECT id FROM products ORDER BY created_at, id LIMIT 1")["id"]
+
+    with pytest.raises(LookupLimitError, match=f"{oldest} is not among the newest 200 products") as caught:
+        await hajatek.find_product(oldest, max_pages=2)
+    assert (caught.value.product_id, caught.value.scanned) == (oldest, 200)
+    assert len(link.sent) == 2
+    assert (await hajatek.find_product(oldest, max_pages=3)).id == oldest
+    with pytest.raises(NotFoundError):
+        await hajatek.find_product("prod_9999", max_pages=3)
 
 
 async def test_find_product_walks_when_the_product_moved_off_its_page(app, make_hajatek) -> None:

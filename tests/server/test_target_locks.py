@@ -73,3 +73,46 @@ async def test_a_cancelled_waiter_leaves_the_lock_usable() -> None:
     async with locks.hold("prd_1"):
         assert len(locks) == 1
     assert len(locks) == 0
+
+
+async def test_a_write_to_several_targets_holds_them_all_without_deadlock() -> None:
+    locks = TargetLocks()
+    events: list[str] = []
+
+    async def write(name: str, *targets: str) -> None:
+        async with locks.hold(*targets):
+            events.append(f"{name} starts")
+            await anyio.sleep(0.02)
+            events.append(f"{name} ends")
+
+    with anyio.fail_after(5):  # opposite orders would deadlock without the sorted acquisition
+        async with anyio.create_task_group() as group:
+            for n in range(10):
+                targets = ("ord_1", "prd_1", "prd_2") if n % 2 else ("prd_2", "prd_1", "ord_1")
+                group.start_soon(write, f"w{n}", *targets)
+    for n in range(0, 20, 2):
+        assert events[n].endswith("starts")
+        assert events[n + 1] == events[n].replace("starts", "ends"), "one at a time"
+    assert len(locks) == 0
+
+
+async def test_a_cancel_that_restocks_waits_for_a_write_to_one_of_its_products() -> None:
+    locks = TargetLocks()
+    order: list[str] = []
+    stock_set = anyio.Event()
+
+    async def set_stock() -> None:
+        async with locks.hold("prd_1"):
+            stock_set.set()
+            await anyio.sleep(0.05)
+            order.append("stock")
+
+    async def cancel() -> None:
+        async with locks.hold("ord_1", "prd_1"):
+            order.append("cancel")
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(set_stock)
+        await stock_set.wait()
+        group.start_soon(cancel)
+    assert order == ["stock", "cancel"]
