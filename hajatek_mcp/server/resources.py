@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from typing import Any
 
+import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.types import (
@@ -33,9 +34,12 @@ LOW_STOCK = 5
 #: The catalog overview reads at most this many products (the newest first; 20 requests at 100 a page).
 CATALOG_SCAN = 2_000
 #: ``hajatek://catalog/{category}`` lists at most this many products (2 requests); list_products pages the rest.
+#: At most 100, or a multiple of 100: the resource reads whole pages, and its note names the next one.
 CATEGORY_LIMIT = 200
 #: Category completions reuse the category list this long (seconds): a client may ask on every keystroke.
 CATEGORIES_TTL = 300.0
+#: After a failed read, completions offer no categories for this long (seconds) before reading again.
+CATEGORIES_RETRY = 30.0
 _JSON = "application/json"
 _PERIODS = ("today", "7d", "30d", "90d")
 _PAGE = 100
@@ -66,12 +70,13 @@ async def _catalog(shop: Shop) -> dict[str, Any]:
                 entry = {"id": product.id, "name": clean(product.name), "stock": product.stock}
                 (out if product.stock == 0 else low).append(entry)
     overview: dict[str, Any] = {
-        "products": max(total or 0, scanned),  # at least: a catalog whose API gives no total says so in the note
         "categories": dict(sorted(categories.items())),
         "low_stock_threshold": LOW_STOCK,
         "out_of_stock": out,
         "low_stock": sorted(low, key=lambda e: e["stock"]),
     }
+    if total is not None or not more:  # no total from the API and more to read: the note says "more than"
+        overview = {"products": max(total or 0, scanned), **overview}
     if more:
         overview["scanned"] = scanned
         overview["note"] = (
@@ -111,21 +116,24 @@ async def category_names(shop: Shop) -> list[str]:
 
 
 class _KnownCategories:
-    """The category slugs for completions, read at most once per :data:`CATEGORIES_TTL`."""
+    """The category slugs for completions, read at most once per :data:`CATEGORIES_TTL` (a failure: once per
+    :data:`CATEGORIES_RETRY`), by one caller at a time: keystrokes that arrive together share one read."""
 
     def __init__(self, ref: ShopRef) -> None:
         self._ref = ref
-        self._known: tuple[float, list[str]] | None = None  # (when read, the slugs)
+        self._known: tuple[float, list[str]] | None = None  # (until when, the slugs)
+        self._reading = anyio.Lock()
 
     async def __call__(self) -> list[str]:
         """The slugs; none when the API cannot be read (a completion is a hint, never an error)."""
-        now = time.monotonic()
-        if self._known is None or now - self._known[0] > CATEGORIES_TTL:
-            try:
-                self._known = (now, await category_names(self._ref.get()))
-            except HajatekError:
-                return []
-        return self._known[1]
+        async with self._reading:
+            now = time.monotonic()
+            if self._known is None or now >= self._known[0]:
+                try:
+                    self._known = (now + CATEGORIES_TTL, await category_names(self._ref.get()))
+                except HajatekError:
+                    self._known = (now + CATEGORIES_RETRY, [])
+            return self._known[1]
 
 
 def register(server: MCPServer[Shop], options: ServerOptions, ref: ShopRef) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import anyio
 import httpx2
 import pytest
 from mcp import Client
@@ -117,6 +118,7 @@ async def test_without_totals_the_bounded_resources_say_more_than(
         overview = await read(client, "hajatek://catalog")
         listed = await read(client, "hajatek://catalog/perfumes-oud")
     assert overview["scanned"] == 150
+    assert "products" not in overview, "no count it cannot vouch for"
     assert "newest 150 of more than 150 products" in overview["note"]
     assert "total" not in listed
     assert "newest 10 of more than 10 products" in listed["note"]
@@ -148,3 +150,34 @@ async def test_a_guard_asks_the_agent_to_search_for_a_product_beyond_its_lookup_
     assert len(link.sent) == 1, "found through the search's page"
     first = audit["entries"][-1]  # newest first: the refusal is the oldest entry
     assert (first["tool"], first["outcome"], first["target"]) == ("update_product", "failed", oldest["id"])
+
+
+async def test_keystrokes_that_arrive_together_share_one_read_of_the_categories(
+    sandbox_app: Starlette, mode: str
+) -> None:
+    link = CountingTransport(sandbox_app)
+    template = ResourceTemplateReference(type="ref/resource", uri="hajatek://catalog/{category}")
+    answers: list[list[str]] = []
+
+    async def keystroke(client: Client, typed: str) -> None:
+        answers.append((await client.complete(template, {"name": "category", "value": typed})).completion.values)
+
+    async with client_on(link, mode) as client, anyio.create_task_group() as group:
+        for typed in ("", "p", "pe", "h", "ho", "e"):
+            group.start_soon(keystroke, client, typed)
+    assert len(link.sent) == 3, "one read of the catalog (224 products, 3 pages), not six"
+    assert len(answers) == 6
+    assert "perfumes-oud" in max(answers, key=len)
+
+
+async def test_a_failed_read_of_the_categories_is_not_repeated_on_every_keystroke(
+    sandbox_app: Starlette, mode: str
+) -> None:
+    sandbox_app.state.sandbox.faults.inject("/v1/products", method="GET", mode="status", status=503, count=None)
+    link = CountingTransport(sandbox_app)
+    template = ResourceTemplateReference(type="ref/resource", uri="hajatek://catalog/{category}")
+    async with client_on(link, mode) as client:
+        for typed in ("", "p", "pe", "per"):
+            answer = await client.complete(template, {"name": "category", "value": typed})
+            assert answer.completion.values == []
+    assert len(link.sent) == 1, "the failure is remembered for a while (no retries: max_retries=0)"

@@ -272,3 +272,11 @@ async def test_an_export_too_big_is_refused_after_one_page_when_the_total_says_s
     assert windowed.is_error, "with a window the count is known only while walking: refused past 500 matches"
     assert "More than 500 orders match" in text(windowed)
     assert len(pages) > 5
+
+
+async def test_the_export_cap_holds_on_the_last_page_too(connect: Connect, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(export_module, "MAX_EXPORT_ORDERS", 1_150)  # 1,200 orders: the 12th and last page crosses it
+    async with connect() as client:
+        refused = await client.call_tool("export_orders", {"since": "2020-01-01"})
+    assert refused.is_error
+    assert "More than 1,150 orders match" in text(refused)

@@ -98,14 +98,14 @@ async def export_orders(
                 last = created if last is None else max(last, created)
         seen += len(result.items)
         await ctx.report_progress(seen, result.total, f"read {seen} orders, exported {count}")
-        oldest = result.items[-1].created_at if result.items else None
-        if not result.has_more or (start and oldest is not None and oldest < start):
-            break
         if count > MAX_EXPORT_ORDERS:
             raise ToolError(
                 f"More than {MAX_EXPORT_ORDERS:,} orders match and an export holds at most that many; nothing was "
                 "exported. Narrow since/until (for example one month at a time) or add a status."
             )
+        oldest = result.items[-1].created_at if result.items else None
+        if not result.has_more or (start and oldest is not None and oldest < start):
+            break
         page += 1
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     uri = f"hajatek://exports/orders-{stamp}.csv"
