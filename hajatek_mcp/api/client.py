@@ -36,9 +36,11 @@ from hajatek_mcp.api.errors import (
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
+    BadRequestError,
     LookupLimitError,
     NotFoundError,
     RateLimitError,
+    UnprocessableEntityError,
     status_error_class,
 )
 from hajatek_mcp.api.models import (
@@ -61,8 +63,11 @@ __all__ = ["DEFAULT_BASE_URL", "HajatekClient"]
 
 DEFAULT_BASE_URL = "https://api.hajatek.com/v1"
 _NEWEST: Mapping[str, Any] = {"page": 1, "limit": 100, "category": None, "search": None}
-#: How many product ids :meth:`HajatekClient.find_product` remembers the listing page of (about 150 bytes each).
-POSITIONS_KEPT = 20_000
+#: How many products :meth:`HajatekClient.find_product` remembers the listing page and name of (~270 B each).
+LISTED_KEPT = 10_000
+#: How many more it remembers only the name of, from order lines (~210 B each), so that reading many orders cannot
+#: push out the better hints above.
+NAMED_KEPT = 5_000
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 _NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
 _RETRY_STATUSES = frozenset({500, 502, 503, 504})
@@ -134,8 +139,10 @@ class HajatekClient:
         self._transport = transport
         self._timeout = timeout
         self._http_client: httpx2.AsyncClient | None = None  # built on first use: start-up stays fast
-        # product id -> the listing query that last returned it (the newest POSITIONS_KEPT); see find_product
-        self._positions: OrderedDict[str, Mapping[str, Any]] = OrderedDict()
+        # Where to look for a product first (see find_product), newest last: product id -> (the listing query that
+        # last returned it, its name), and product id -> the name an order line gave it.
+        self._listed: OrderedDict[str, tuple[Mapping[str, Any], str]] = OrderedDict()
+        self._named: OrderedDict[str, str] = OrderedDict()
 
     @property
     def _http(self) -> httpx2.AsyncClient:
@@ -188,23 +195,31 @@ class HajatekClient:
         params = {"page": page, "limit": limit, "category": category, "search": search}
         result = _page(Product, "products", await self.request("GET", "/products", params=params))
         for product in result.items:
-            self._remember(product.id, params)
+            self._remember(product.id, params, product.name)
         return result
 
     async def find_product(self, product_id: str, *, max_pages: int | None = None) -> Product:
         """One product by id, as the API has it now.
 
-        The API has no ``GET /products/{id}``. The client remembers which listing page last showed each product (the
-        agent usually found the id in a listing, or the product was just created), or else the name an order line
-        gave it: that page, or a search by that name, is asked first, one request. A product never seen, or moved or
-        renamed since, is found by walking the listing (100 per request), at most ``max_pages`` pages.
+        The API has no ``GET /products/{id}``, so the client remembers where it saw each product: the listing page
+        that last showed it (the agent usually found the id in a listing, or the product was just created) and its
+        name, or the name an order line gave it. It asks that page again, then searches by the name (the product
+        may have moved to another page), one request each; a product never seen, or renamed since, is found by
+        walking the listing (100 per request), at most ``max_pages`` pages.
 
         Raises :class:`~hajatek_mcp.api.errors.NotFoundError` when no product has that id, and
         :class:`~hajatek_mcp.api.errors.LookupLimitError` when ``max_pages`` were read and more remain.
         """
-        hint = self._positions.get(product_id)
-        if hint is not None:
-            for product in (await self.list_products(**hint)).items:
+        query, name = self._listed.get(product_id, (None, self._named.get(product_id)))
+        hints = [query] if query is not None else []
+        if name and (query is None or query.get("search") != name):
+            hints.append({"page": 1, "limit": 100, "category": None, "search": name[:200]})
+        for hint in hints:
+            try:
+                listing = await self.list_products(**hint)
+            except (BadRequestError, UnprocessableEntityError):
+                continue  # a hint the API refuses (a name it will not search for): the walk still finds it
+            for product in listing.items:
                 if product.id == product_id:
                     return product
         page = 0
@@ -215,30 +230,37 @@ class HajatekClient:
                 if product.id == product_id:
                     return product
             if not listing.has_more or not listing.items:
-                self._positions.pop(product_id, None)
+                self._forget(product_id)
                 raise NotFoundError(
                     f"Product {product_id} not found", status_code=404, code="not_found", param="product_id"
                 )
         raise LookupLimitError(product_id, scanned=page * 100)
 
     def _remember_items(self, order: Order) -> None:
-        """An order's lines name their products: a search by that name is where to look for a product never listed
-        (a listing's exact page, when known, is kept: it is the better hint)."""
+        """An order's lines name their products: where to search for a product never listed."""
         for item in order.items:
-            name = (item.name or "").strip()[:200]
-            if item.product_id and name and item.product_id not in self._positions:
-                self._remember(item.product_id, {"page": 1, "limit": 100, "category": None, "search": name})
+            name = (item.name or "").strip()
+            if item.product_id and name and item.product_id not in self._listed:
+                self._named[item.product_id] = name
+                self._named.move_to_end(item.product_id)
+                if len(self._named) > NAMED_KEPT:
+                    self._named.popitem(last=False)
 
-    def _remember(self, product_id: str, query: Mapping[str, Any]) -> None:
-        self._positions[product_id] = query
-        self._positions.move_to_end(product_id)
-        if len(self._positions) > POSITIONS_KEPT:
-            self._positions.popitem(last=False)
+    def _remember(self, product_id: str, query: Mapping[str, Any], name: str) -> None:
+        self._named.pop(product_id, None)
+        self._listed[product_id] = (query, name)
+        self._listed.move_to_end(product_id)
+        if len(self._listed) > LISTED_KEPT:
+            self._listed.popitem(last=False)
+
+    def _forget(self, product_id: str) -> None:
+        self._listed.pop(product_id, None)
+        self._named.pop(product_id, None)
 
     async def create_product(self, product: ProductCreate) -> Product:
         body = product.model_dump(exclude_none=True)
         created = _parse(Product, await self.request("POST", "/products", json=body))
-        self._remember(created.id, _NEWEST)  # listings put the newest first
+        self._remember(created.id, _NEWEST, created.name)  # listings put the newest first
         return created
 
     async def update_product(self, product_id: str, changes: ProductUpdate) -> Product:
@@ -247,7 +269,7 @@ class HajatekClient:
 
     async def delete_product(self, product_id: str) -> DeletedProduct:
         data = await self.request("DELETE", f"/products/{quote(product_id, safe='')}")
-        self._positions.pop(product_id, None)
+        self._forget(product_id)
         return _parse(DeletedProduct, data if data is not None else {"id": product_id, "deleted": True})
 
     async def list_orders(self, *, status: OrderStatus | None = None, page: int = 1, limit: int = 20) -> Page[Order]:

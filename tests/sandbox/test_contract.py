@@ -222,7 +222,7 @@ async def test_find_product_walks_at_most_max_pages_and_says_so(app, make_hajate
         await hajatek.find_product("prod_9999", max_pages=3)
 
 
-async def test_find_product_walks_when_the_product_moved_off_its_page(app, make_hajatek) -> None:
+async def test_find_product_searches_by_name_when_the_product_moved_off_its_page(app, make_hajatek) -> None:
     link = CountingTransport(app)
     hajatek = make_hajatek(app, transport=link)
     last_on_page_one = (await hajatek.list_products(limit=10)).items[-1]
@@ -234,7 +234,36 @@ async def test_find_product_walks_when_the_product_moved_off_its_page(app, make_
     found = await hajatek.find_product(last_on_page_one.id)
 
     assert found.id == last_on_page_one.id
-    assert [(q["page"], q["limit"]) for q in queries(link)] == [("1", "10"), ("1", "100")]
+    assert queries(link) == [{"page": "1", "limit": "10"}, {"page": "1", "limit": "100", "search": found.name}]
+
+
+async def test_find_product_walks_when_the_product_moved_and_was_renamed(app, make_hajatek) -> None:
+    link = CountingTransport(app)
+    hajatek = make_hajatek(app, transport=link)
+    last_on_page_one = (await hajatek.list_products(limit=10)).items[-1]
+    other = make_hajatek(app)
+    await other.update_product(last_on_page_one.id, ProductUpdate(name="A name nobody searched for"))
+    await other.create_product(ProductCreate(name="Newer", price=Decimal(5), category="dates-coffee"))
+    link.sent.clear()
+
+    found = await hajatek.find_product(last_on_page_one.id)
+
+    assert (found.id, found.name) == (last_on_page_one.id, "A name nobody searched for")
+    assert [q.get("search") for q in queries(link)] == [None, last_on_page_one.name, None]
+    assert queries(link)[-1] == {"page": "1", "limit": "100"}
+
+
+async def test_reading_many_orders_does_not_push_out_where_a_listed_product_is(app, make_hajatek, monkeypatch) -> None:
+    monkeypatch.setattr("hajatek_mcp.api.client.NAMED_KEPT", 5)
+    link = CountingTransport(app)
+    hajatek = make_hajatek(app, transport=link)
+    listed = (await hajatek.list_products(page=2, limit=50)).items[0]
+    orders = [o async for o in hajatek.iterate(hajatek.list_orders)]
+    assert sum(len(o.items) for o in orders) > 1_000
+    link.sent.clear()
+
+    assert (await hajatek.find_product(listed.id)).id == listed.id
+    assert queries(link) == [{"page": "2", "limit": "50"}]
 
 
 async def test_find_product_finds_a_new_product_in_one_request_and_forgets_a_deleted_one(app, make_hajatek) -> None:
@@ -253,7 +282,7 @@ async def test_find_product_finds_a_new_product_in_one_request_and_forgets_a_del
 
 
 async def test_find_product_remembers_a_bounded_number_of_positions(app, make_hajatek, monkeypatch) -> None:
-    monkeypatch.setattr("hajatek_mcp.api.client.POSITIONS_KEPT", 30)
+    monkeypatch.setattr("hajatek_mcp.api.client.LISTED_KEPT", 30)
     link = CountingTransport(app)
     hajatek = make_hajatek(app, transport=link)
     first = (await hajatek.list_products(limit=20)).items
