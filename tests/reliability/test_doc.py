@@ -18,7 +18,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "reliability.md"
 #: `.venv/bin/pytest tests/x/test_y.py -k "expr"`, or `test_y.py -k expr` (a file in tests/reliability).
-COMMAND = re.compile(r'`(?:\.venv/bin/pytest )?((?:tests/[\w/]+/)?test_\w+\.py)(?: -k (?:"([^"]+)"|([\w-]+)))?`')
+COMMAND = re.compile(
+    r"""`(?:\.venv/bin/pytest )?((?:tests/[\w/]+/)?test_\w+\.py)(?: -k (?:"([^"]+)"|'([^']+)'|([\w-]+)))?`"""
+)
 WORD = re.compile(r"[\w-]+")
 
 
@@ -26,7 +28,7 @@ def references() -> list[tuple[str, str | None]]:
     found = []
     for match in COMMAND.finditer(DOC.read_text(encoding="utf-8")):
         path = match[1] if match[1].startswith("tests/") else f"tests/reliability/{match[1]}"
-        found.append((path, match[2] or match[3]))
+        found.append((path, match[2] or match[3] or match[4]))
     return sorted(set(found), key=lambda ref: (ref[0], ref[1] or ""))
 
 
