@@ -407,9 +407,10 @@ async def report_guard_lookup(app: Starlette, report: Report) -> None:
     report.figures.update(guard_lookup_requests=cold, guard_lookup_seconds=round(elapsed, 2),
                           guard_lookup_after_search_requests=after)  # fmt: skip
     asks = "list_products" in text and "search" in text
-    report.add("price-cut guard, product never listed", f"{cold:,} requests in {elapsed:.1f} s (a whole walk would be "
-               f"{walk:,}), then {'the answer asks to search for it' if asks else text[:80]}; after that search, "
-               f"{after} request, {after_elapsed * 1000:.0f} ms to the preview ({after_outcome})",
+    said = "the answer asks to search for it" if asks else text[:80]
+    report.add("price-cut guard, product never listed", f"{cold:,} requests in {elapsed * 1000:.0f} ms (a whole walk "
+               f"would be {walk:,}), then {said}; after that search, {after} request, {after_elapsed * 1000:.0f} ms "
+               f"to the preview ({after_outcome})",
                cold <= bounded and (asks or walk <= LOOKUP_PAGES) and after == 1
                and after_outcome == "confirmation_required")  # fmt: skip
 

@@ -181,3 +181,8 @@ async def test_a_failed_read_of_the_categories_is_not_repeated_on_every_keystrok
             answer = await client.complete(template, {"name": "category", "value": typed})
             assert answer.completion.values == []
     assert len(link.sent) == 1, "the failure is remembered for a while (no retries: max_retries=0)"
+
+
+def test_the_category_limit_is_whole_pages() -> None:
+    limit = resources_module.CATEGORY_LIMIT
+    assert limit <= 100 or limit % 100 == 0, "the resource reads whole pages and its note names the next one"
