@@ -265,7 +265,10 @@ class HajatekClient:
 
     async def update_product(self, product_id: str, changes: ProductUpdate) -> Product:
         body = changes.model_dump(exclude_none=True)
-        return _parse(Product, await self.request("PUT", f"/products/{quote(product_id, safe='')}", json=body))
+        updated = _parse(Product, await self.request("PUT", f"/products/{quote(product_id, safe='')}", json=body))
+        if updated.id in self._listed:  # a rename: search by the new name if the product moves off its page
+            self._listed[updated.id] = (self._listed[updated.id][0], updated.name)
+        return updated
 
     async def delete_product(self, product_id: str) -> DeletedProduct:
         data = await self.request("DELETE", f"/products/{quote(product_id, safe='')}")
@@ -393,6 +396,8 @@ class HajatekClient:
                         maybe_applied = maybe_applied or response.status_code >= 500
             finally:
                 self.governor.release()  # the slot counts from now: the request has surely arrived by now
+            if isinstance(failure, APIStatusError) and writes and maybe_applied:
+                failure.outcome_unknown = True  # this attempt or an earlier one may have applied the write
             if not may_retry or attempt >= self.max_retries:
                 raise failure
             delay = retry_after if retry_after is not None else self._backoff(attempt)

@@ -93,7 +93,11 @@ class APIResponseValidationError(HajatekError):
 
 
 class APIStatusError(HajatekError):
-    """The API answered with a 4xx or 5xx status. Fields come from the error envelope."""
+    """The API answered with a 4xx or 5xx status. Fields come from the error envelope.
+
+    ``outcome_unknown`` is True for a write that may have been applied all the same: the API answered 5xx (it may
+    have failed after the change), or an earlier attempt's answer was lost. Check the current state before repeating.
+    """
 
     #: What to do next, appended to the message. Subclasses say something more specific.
     hint = "Check the request and try again."
@@ -115,6 +119,7 @@ class APIStatusError(HajatekError):
         self.param = param
         self.request_id = request_id
         self.retry_after = retry_after
+        self.outcome_unknown = False
 
     def __str__(self) -> str:
         parts = [f"Hajatek API error {self.status_code}"]
@@ -123,7 +128,10 @@ class APIStatusError(HajatekError):
         text = f"{parts[0]}: {self.message.rstrip('.')}."
         if self.param:
             text += f" Parameter: {self.param}."
-        text += f" {self.hint}"
+        if self.outcome_unknown:
+            text += " The change may have been applied all the same: check the current state before repeating it."
+        else:
+            text += f" {self.hint}"
         if self.request_id:
             text += f" [request {self.request_id}]"
         return text

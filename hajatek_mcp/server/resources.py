@@ -6,6 +6,7 @@ Static resources cannot take a ``Context`` in mcp 2.x, so they read the live :cl
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
 from typing import Any
@@ -40,6 +41,8 @@ CATEGORY_LIMIT = 200
 CATEGORIES_TTL = 300.0
 #: After a failed read, completions offer no categories for this long (seconds) before reading again.
 CATEGORIES_RETRY = 30.0
+#: A read of the categories for completions that takes longer than this (seconds) counts as failed.
+CATEGORIES_WAIT = 10.0
 _JSON = "application/json"
 _PERIODS = ("today", "7d", "30d", "90d")
 _PAGE = 100
@@ -129,10 +132,10 @@ class _KnownCategories:
         async with self._reading:
             now = time.monotonic()
             if self._known is None or now >= self._known[0]:
-                try:
+                self._known = (now + CATEGORIES_RETRY, [])  # unless the read below succeeds in time
+                # A completion is a hint: never wait long for one, never fail it.
+                with anyio.move_on_after(CATEGORIES_WAIT), contextlib.suppress(HajatekError):
                     self._known = (now + CATEGORIES_TTL, await category_names(self._ref.get()))
-                except HajatekError:
-                    self._known = (now + CATEGORIES_RETRY, [])
             return self._known[1]
 
 

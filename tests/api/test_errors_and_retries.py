@@ -123,9 +123,35 @@ async def test_a_failed_post_is_never_retried_blindly(
 ) -> None:
     api.then(error(500, "internal_error", "Boom."))
     async with make_client() as client:
-        with pytest.raises(InternalServerError):
+        with pytest.raises(InternalServerError) as caught:
             await client.create_product(NEW_PRODUCT)
     assert len(api.requests) == 1
+    assert caught.value.outcome_unknown, "a 5xx may come after the change was made"
+    assert "may have been applied all the same: check the current state before repeating it" in str(caught.value)
+    assert "try again" not in str(caught.value)
+
+
+async def test_a_write_whose_first_answer_was_lost_and_whose_retry_failed_has_an_unknown_outcome(
+    api: ScriptedAPI, make_client: Callable[..., HajatekClient]
+) -> None:
+    api.then(httpx2.ReadTimeout("timed out"), error(409, "conflict", "Order ord_1 is delivered, a final status."))
+    async with make_client(max_retries=1) as client:
+        with pytest.raises(ConflictError) as caught:
+            await client.update_order_status("ord_1", "delivered")
+    assert len(api.requests) == 2
+    assert caught.value.outcome_unknown, "the first attempt may have made the change the retry now refuses"
+    assert "check the current state before repeating it" in str(caught.value)
+
+
+async def test_a_failed_read_is_not_an_unknown_outcome(
+    api: ScriptedAPI, make_client: Callable[..., HajatekClient]
+) -> None:
+    api.then(httpx2.ReadTimeout("timed out"), error(503, "unavailable", "Down."))
+    async with make_client(max_retries=1) as client:
+        with pytest.raises(InternalServerError) as caught:
+            await client.list_orders()
+    assert not caught.value.outcome_unknown
+    assert "try again in a minute" in str(caught.value)
 
 
 async def test_a_post_whose_response_was_lost_reports_an_unknown_outcome(

@@ -54,9 +54,9 @@ class UpstreamFault:
 
 
 FAULTS = [
-    UpstreamFault("500", {"status": 500}, "Hajatek API error 500", "try again in a minute"),
-    UpstreamFault("502", {"status": 502}, "Hajatek API error 502", "try again in a minute"),
-    UpstreamFault("503", {"status": 503}, "Hajatek API error 503", "try again in a minute"),
+    UpstreamFault("500", {"status": 500}, "Hajatek API error 500", "try again in a minute", unknown_for_writes=True),
+    UpstreamFault("502", {"status": 502}, "Hajatek API error 502", "try again in a minute", unknown_for_writes=True),
+    UpstreamFault("503", {"status": 503}, "Hajatek API error 503", "try again in a minute", unknown_for_writes=True),
     UpstreamFault("429-with-retry-after", {"status": 429, "retry_after": 2}, "Hajatek API error 429", "wait 2 s",
                   post_retried=True),
     # The sandbox always sends Retry-After with its own 429s; a proxy's HTML 429 page carries none.

@@ -253,6 +253,20 @@ async def test_find_product_walks_when_the_product_moved_and_was_renamed(app, ma
     assert queries(link)[-1] == {"page": "1", "limit": "100"}
 
 
+async def test_find_product_searches_by_the_new_name_after_a_rename_through_the_same_client(app, make_hajatek) -> None:
+    link = CountingTransport(app)
+    hajatek = make_hajatek(app, transport=link)
+    listed = (await hajatek.list_products(limit=10)).items[-1]
+    await hajatek.update_product(listed.id, ProductUpdate(name="Renamed Rose Water"))
+    await make_hajatek(app).create_product(ProductCreate(name="Newer", price=Decimal(5), category="dates-coffee"))
+    link.sent.clear()
+
+    found = await hajatek.find_product(listed.id)
+
+    assert found.name == "Renamed Rose Water"
+    assert [q.get("search") for q in queries(link)] == [None, "Renamed Rose Water"]
+
+
 async def test_reading_many_orders_does_not_push_out_where_a_listed_product_is(app, make_hajatek, monkeypatch) -> None:
     monkeypatch.setattr("hajatek_mcp.api.client.NAMED_KEPT", 5)
     link = CountingTransport(app)
