@@ -45,6 +45,9 @@ __all__ = [
 class HajatekError(Exception):
     """Base of every error the client raises."""
 
+    #: True when a write may have been applied despite the error: check the current state before repeating it.
+    outcome_unknown: bool = False
+
 
 class APIConnectionError(HajatekError):
     """The request did not complete.
@@ -119,7 +122,6 @@ class APIStatusError(HajatekError):
         self.param = param
         self.request_id = request_id
         self.retry_after = retry_after
-        self.outcome_unknown = False
 
     def __str__(self) -> str:
         parts = [f"Hajatek API error {self.status_code}"]

@@ -335,7 +335,7 @@ async def unguarded_write(
             try:
                 result = await execute()
             except HajatekError as exc:
-                outcome: Outcome = "unknown" if getattr(exc, "outcome_unknown", False) else "failed"
+                outcome: Outcome = "unknown" if exc.outcome_unknown else "failed"
                 shop.audit.record(tool, arguments, outcome, path, target=target, detail=str(exc))
                 raise
             except BaseException:

@@ -80,8 +80,9 @@ class ServerOptions:
 class TargetLocks:
     """One lock per write target (a product or order id), so writes to one target run one at a time.
 
-    The audit log then lists a target's writes in the order the store applied them, and a serial replay of the log
-    gives the store's state. A write that changes several targets (a cancel restocks the order's products) holds all
+    The audit log then lists a target's writes in the order the store applied them, and a serial replay of its
+    executed writes gives the store's state (a write whose answer was lost may still land later: the log says so). A
+    write that changes several targets (a cancel restocks the order's products) holds all
     their locks, taken in sorted order so that two such writes cannot wait for each other. Writes to different
     targets still run in parallel. A lock lives only while someone holds or waits for it, so the table stays as small
     as the number of targets being written right now.
