@@ -1,7 +1,10 @@
 """The audit log: every write attempt and its outcome, appended durably to SQLite (``audit.db`` in the data dir).
 
 Nothing else opens this file. Arguments are stored with credentials redacted; a confirmation token is stored only as
-a short fingerprint, never whole.
+a short fingerprint, never whole. Every string is stored under the text policy of :mod:`hajatek_mcp.server.safety`
+and capped (:data:`TEXT_CAP` characters, a visible ellipsis when cut), so no outside text can fill the log, add a
+line to it, or hide words in it. Besides the write, an entry can keep the target's values ``before`` it: the guards
+measure cuts against the highest recent value (see :mod:`hajatek_mcp.server.guards`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from hajatek_mcp.server.safety import clean, present
+
 __all__ = ["AuditLog", "ConfirmPath", "Outcome"]
 
 Outcome = Literal["preview", "executed", "declined", "cancelled", "refused", "failed", "unknown"]
@@ -22,6 +27,10 @@ Outcome = Literal["preview", "executed", "declined", "cancelled", "refused", "fa
 ConfirmPath = Literal["not_guarded", "elicitation", "token", "host"]
 
 _SECRET_KEYS = ("token", "secret", "password", "api_key", "authorization")
+#: The longest string an entry keeps (an argument, the detail).
+TEXT_CAP = 300
+#: Which entries :meth:`AuditLog.recent` lists: the store's write attempts, or the OAuth server's (``oauth.*``).
+_KIND = {False: "tool NOT LIKE 'oauth.%'", True: "tool LIKE 'oauth.%'"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -35,6 +44,11 @@ CREATE TABLE IF NOT EXISTS audit (
     detail TEXT
 )
 """
+#: Applied once to a log written before the ``before`` column existed.
+_MIGRATIONS = (
+    "ALTER TABLE audit ADD COLUMN before TEXT",
+    "CREATE INDEX IF NOT EXISTS audit_target ON audit (target, seq)",
+)
 
 
 def redact(arguments: Mapping[str, Any]) -> dict[str, Any]:
@@ -45,7 +59,22 @@ def redact(arguments: Mapping[str, Any]) -> dict[str, Any]:
             safe[key] = f"…{str(value)[-4:]}" if key == "confirm_token" else "[redacted]"
         else:
             safe[key] = value
-    return safe
+    stored: dict[str, Any] = _capped(present(json.loads(json.dumps(safe, default=str))))
+    return stored
+
+
+def _cap(text: str) -> str:
+    return text if len(text) <= TEXT_CAP else text[: TEXT_CAP - 1] + "…"
+
+
+def _capped(data: Any) -> Any:
+    if isinstance(data, str):
+        return _cap(data)
+    if isinstance(data, dict):
+        return {_cap(k): _capped(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_capped(v) for v in data]
+    return data
 
 
 class AuditLog:
@@ -59,6 +88,10 @@ class AuditLog:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute(_SCHEMA)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(audit)")}
+        if "before" not in columns:
+            for statement in _MIGRATIONS:
+                self._conn.execute(statement)
         self._lock = threading.Lock()
 
     def record(
@@ -70,21 +103,42 @@ class AuditLog:
         *,
         target: str | None = None,
         detail: str | None = None,
+        before: Mapping[str, Any] | None = None,
     ) -> None:
-        """Append one entry; it is committed before this returns."""
-        row = (self._clock(), tool, target, json.dumps(redact(arguments), default=str, ensure_ascii=False), outcome,
-               path, detail)  # fmt: skip
+        """Append one entry; it is committed before this returns. ``before``: the target's values before the write."""
+        row = (
+            self._clock(), _cap(clean(tool) or ""), _cap(clean(target) or "") if target else None,
+            json.dumps(redact(arguments), ensure_ascii=False), outcome, path,
+            _cap(clean(detail) or "") if detail else None,
+            json.dumps(_capped(present(json.loads(json.dumps(before, default=str))))) if before else None,
+        )  # fmt: skip
         with self._lock:
             self._conn.execute(
-                "INSERT INTO audit (at, tool, target, arguments, outcome, path, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO audit (at, tool, target, arguments, outcome, path, detail, before) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
 
-    def recent(self, limit: int = 50) -> list[dict[str, Any]]:
-        """The newest ``limit`` entries, newest first."""
+    def history(self, target: str, *, since: float) -> list[dict[str, Any]]:
+        """Entries for ``target`` recorded at or after ``since`` (epoch seconds), newest first, with ``before``."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT seq, at, tool, target, arguments, outcome, path, detail FROM audit ORDER BY seq DESC LIMIT ?",
+                "SELECT tool, arguments, outcome, path, before FROM audit WHERE target = ? AND at >= ? "
+                "ORDER BY seq DESC",
+                (target, since),
+            ).fetchall()
+        return [
+            {"tool": tool, "arguments": json.loads(arguments), "outcome": outcome, "path": path,
+             "before": json.loads(before) if before else {}}
+            for tool, arguments, outcome, path, before in rows
+        ]  # fmt: skip
+
+    def recent(self, limit: int = 50, *, oauth: bool = False) -> list[dict[str, Any]]:
+        """The newest ``limit`` store write attempts, newest first; ``oauth=True``: the OAuth server's entries."""
+        query = "SELECT seq, at, tool, target, arguments, outcome, path, detail FROM audit WHERE {} ORDER BY seq DESC"
+        with self._lock:
+            rows = self._conn.execute(
+                query.format(_KIND[oauth]) + " LIMIT ?",
                 (limit,),
             ).fetchall()
         return [

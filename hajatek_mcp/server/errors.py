@@ -13,6 +13,7 @@ from typing import ParamSpec, TypeVar
 from mcp.server.mcpserver.exceptions import ToolError
 
 from hajatek_mcp.api import HajatekError
+from hajatek_mcp.server.safety import clean
 
 __all__ = ["upstream"]
 
@@ -21,13 +22,13 @@ R = TypeVar("R")
 
 
 def upstream(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Turn :class:`HajatekError` (and bad-input ``ValueError`` from the client) into :class:`ToolError`."""
+    """Turn :class:`HajatekError` into :class:`ToolError`, its text one clean line (it may quote store text)."""
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await fn(*args, **kwargs)
         except HajatekError as exc:
-            raise ToolError(str(exc)) from exc
+            raise ToolError(clean(str(exc)) or type(exc).__name__) from exc
 
     return wrapper

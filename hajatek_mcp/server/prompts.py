@@ -12,6 +12,9 @@ from hajatek_mcp.server.state import ServerOptions, Shop
 
 __all__ = ["register"]
 
+#: Prompt arguments are written into the prompt's text, so each has a shape that cannot carry instructions.
+_ISO_TIME = r"^(\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:?\d{2})?)?$"
+
 
 def register(server: MCPServer[Shop], options: ServerOptions) -> None:
     """Add the workflow prompts to ``server``; write steps are left out in read-only mode."""
@@ -52,7 +55,9 @@ def register(server: MCPServer[Shop], options: ServerOptions) -> None:
     @server.prompt(name="restock_plan", title="Restock plan",
                    description="Find products running low and propose reorder quantities.")  # fmt: skip
     def restock_plan(
-        category: Annotated[str, Field(description="category slug, or empty for all")] = "",
+        category: Annotated[
+            str, Field(pattern=r"^[a-z0-9-]{0,64}$", description="category slug, or empty for all")
+        ] = "",
         threshold: Annotated[int, Field(ge=0, le=1000, description="stock below this is low")] = 5,
     ) -> str:
         scope = f"in category '{category}'" if category else "across the catalog"
@@ -68,7 +73,7 @@ def register(server: MCPServer[Shop], options: ServerOptions) -> None:
     @server.prompt(name="events_review", title="What happened since…",
                    description="Review store events since a time: new orders, payments, stock alerts.")  # fmt: skip
     def events_review(
-        since: Annotated[str, Field(description="ISO 8601 time, e.g. 2026-11-27T08:00:00Z")] = "",
+        since: Annotated[str, Field(pattern=_ISO_TIME, description="ISO 8601 time, e.g. 2026-11-27T08:00:00Z")] = "",
     ) -> str:
         window = f"since {since}" if since else "recently"
         when = f", since='{since}'" if since else ""

@@ -24,9 +24,9 @@ from mcp.types import (
 
 from hajatek_mcp.api import HajatekError, NotFoundError, UnprocessableEntityError
 from hajatek_mcp.api.models import ORDER_STATUSES
-from hajatek_mcp.server.safety import clean
+from hajatek_mcp.server.safety import clean, quote
 from hajatek_mcp.server.state import ServerOptions, Shop, ShopRef
-from hajatek_mcp.server.views import AnalyticsView, OrderDetail, ProductView, StoreView, compact_json
+from hajatek_mcp.server.views import AnalyticsView, OrderDetail, ProductView, StoreView, resource_text
 
 __all__ = ["LOW_STOCK", "register"]
 
@@ -70,7 +70,7 @@ async def _catalog(shop: Shop) -> dict[str, Any]:
             scanned += 1
             categories[product.category or "(none)"] += 1
             if product.stock is not None and product.stock < LOW_STOCK and product.status != "archived":
-                entry = {"id": product.id, "name": clean(product.name), "stock": product.stock}
+                entry = {"id": product.id, "name": product.name, "stock": product.stock}
                 (out if product.stock == 0 else low).append(entry)
     overview: dict[str, Any] = {
         "categories": dict(sorted(categories.items())),
@@ -143,22 +143,23 @@ def register(server: MCPServer[Shop], options: ServerOptions, ref: ShopRef) -> N
     """Add the resources and the completion handler to ``server``."""
 
     def sandboxed(data: dict[str, Any]) -> str:
-        return compact_json({"sandbox": True, **data} if options.sandbox else data)
+        """The resource's text, through the boundary every outside value crosses (cleaned, masked on request)."""
+        return resource_text({"sandbox": True, **data} if options.sandbox else data, redact=options.redact_pii)
 
     async def read(fetch: Any) -> Any:
         try:
             return await fetch
         except NotFoundError as exc:
-            raise ResourceNotFoundError(str(exc)) from exc
+            raise ResourceNotFoundError(clean(str(exc))) from exc
         except HajatekError as exc:
-            raise ResourceError(str(exc)) from exc
+            raise ResourceError(clean(str(exc))) from exc
 
     @server.resource("hajatek://store", name="store", title="Store", mime_type=_JSON,
                      description="Store name, currency, timezone and plan.")  # fmt: skip
     async def store() -> str:
         shop = ref.get()
         view = StoreView.of(await read(shop.client.get_store()), sandbox=options.sandbox)
-        return compact_json(view.model_dump(mode="json"))
+        return resource_text(view.model_dump(mode="json"), redact=options.redact_pii)
 
     @server.resource("hajatek://catalog", name="catalog", title="Catalog overview", mime_type=_JSON,
                      description="Product count per category, low-stock and out-of-stock products.")  # fmt: skip
@@ -171,19 +172,21 @@ def register(server: MCPServer[Shop], options: ServerOptions, ref: ShopRef) -> N
         try:
             data = await _category(ref.get(), category)
         except UnprocessableEntityError as exc:  # the API refuses the slug itself: as good as no such category
-            raise ResourceNotFoundError(f"'{category}' is not a category; hajatek://catalog lists them.") from exc
+            message = f"{quote(category, 64)} is not a category; hajatek://catalog lists them."
+            raise ResourceNotFoundError(message) from exc
         except HajatekError as exc:
-            raise ResourceError(str(exc)) from exc
+            raise ResourceError(clean(str(exc))) from exc
         if not data["products"]:
-            raise ResourceNotFoundError(f"No products in category '{category}'; hajatek://catalog lists categories.")
+            message = f"No products in category {quote(category, 64)}; hajatek://catalog lists categories."
+            raise ResourceNotFoundError(message)
         return sandboxed(data)
 
     @server.resource("hajatek://orders/{order_id}", name="order", title="Order", mime_type=_JSON,
                      description="One order in full (line items, totals, address).")  # fmt: skip
     async def order(order_id: str) -> str:
         if not order_id.startswith("ord_"):
-            raise ResourceNotFoundError(f"'{order_id}' is not an order id; order ids start with 'ord_'.")
-        detail = OrderDetail.of(await read(ref.get().client.get_order(order_id)), redact=options.redact_pii)
+            raise ResourceNotFoundError(f"{quote(order_id, 64)} is not an order id; order ids start with 'ord_'.")
+        detail = OrderDetail.of(await read(ref.get().client.get_order(order_id)))
         return sandboxed(detail.model_dump(mode="json"))
 
     @server.resource("hajatek://analytics", name="analytics", title="Analytics, last 30 days", mime_type=_JSON,
@@ -195,7 +198,7 @@ def register(server: MCPServer[Shop], options: ServerOptions, ref: ShopRef) -> N
     @server.resource("hajatek://audit", name="audit", title="Audit log", mime_type=_JSON,
                      description="The latest 50 write attempts: tool, arguments, outcome, confirmation.")  # fmt: skip
     def audit() -> str:
-        return compact_json({"entries": ref.get().audit.recent(50)})
+        return resource_text({"entries": ref.get().audit.recent(50)}, redact=options.redact_pii)
 
     @server.resource("hajatek://events", name="events", title="Store events", mime_type=_JSON,
                      description="The latest 50 events Hajatek sent; subscribe to hear of new ones.")  # fmt: skip
@@ -207,7 +210,8 @@ def register(server: MCPServer[Shop], options: ServerOptions, ref: ShopRef) -> N
     async def event(event_id: str) -> str:
         found = ref.get().inbox.get(event_id)
         if found is None:
-            raise ResourceNotFoundError(f"No event {event_id} in the inbox; hajatek://events lists recent ones.")
+            message = f"No event {quote(event_id, 64)} in the inbox; hajatek://events lists recent ones."
+            raise ResourceNotFoundError(message)
         return sandboxed(found)
 
     known_categories = _KnownCategories(ref)

@@ -52,6 +52,8 @@ class ServerOptions:
     confirm_ttl: float = 300.0
     price_cut_guard: float = 0.5
     """A price cut by more than this share needs confirmation."""
+    guard_window: float = 86400.0
+    """Seconds of history the price and stock guards look back over for their reference (see guards)."""
     redact_pii: bool = False
     state_dir: Path | None = None
     """Where the audit log and confirmation tokens live (SQLite); None keeps them in memory."""
@@ -135,7 +137,7 @@ class Shop:
         """A tool result for ``view``; on the sandbox, the text says so."""
         if self.options.sandbox:
             note = f"[sandbox store] {note}" if note else "[sandbox store]"
-        return tool_result(view, note=note)
+        return tool_result(view, note=note, redact=self.options.redact_pii)
 
 
 async def current_shop(ctx: Context[Shop]) -> Shop:  # async: a sync resolver would hop to a worker thread

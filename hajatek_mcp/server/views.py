@@ -4,6 +4,10 @@ The wire models in :mod:`hajatek_mcp.api.models` carry everything the API sends;
 needs to answer and act, so results stay small. Every result goes through :func:`tool_result`: the structured content
 (``structuredContent``, validated against the tool's ``outputSchema``) and a compact JSON text for the model, with no
 indentation and no nulls. Money is a JSON number with two decimals (exact: it comes from a ``Decimal``).
+
+The views copy outside text as it came: :func:`tool_result` and :func:`resource_text` pass the whole result through
+:func:`hajatek_mcp.server.safety.present`, the one boundary where text is cleaned and personal data masked, so a new
+view or tool cannot forget it.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from hajatek_mcp.api import models as api
-from hajatek_mcp.server.safety import clean, mask_email, mask_phone
+from hajatek_mcp.server.safety import present
 
 __all__ = [
     "AnalyticsView",
@@ -32,6 +36,7 @@ __all__ = [
     "ProductView",
     "StoreView",
     "compact_json",
+    "resource_text",
     "tool_result",
 ]
 
@@ -59,16 +64,22 @@ def _drop_none(data: Any) -> Any:
     return data
 
 
-def tool_result(view: BaseModel, *, note: str | None = None) -> CallToolResult:
-    """The tool result for ``view``: structured content plus the same data as compact text.
+def tool_result(view: BaseModel, *, note: str | None = None, redact: bool = False) -> CallToolResult:
+    """The tool result for ``view``: structured content plus the same data as compact text, through the boundary.
 
     ``note`` (for example "sandbox store" or how to get the next page) is prepended to the text the model reads.
+    ``redact`` masks personal data (``--redact-pii``).
     """
-    structured = view.model_dump(mode="json", exclude_none=True)
+    structured = present(view.model_dump(mode="json", exclude_none=True), redact=redact)
     text = compact_json(structured)
     if note:
         text = f"{note}\n{text}"
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
+
+
+def resource_text(data: Any, *, redact: bool = False) -> str:
+    """A resource's JSON text, through the same boundary as tool results."""
+    return compact_json(present(data, redact=redact))
 
 
 def _day(value: datetime | None) -> str | None:
@@ -88,7 +99,7 @@ class StoreView(View):
     @classmethod
     def of(cls, store: api.Store, *, sandbox: bool) -> StoreView:
         return cls(
-            id=store.id, name=clean(store.name) or "", name_ar=clean(store.name_ar), currency=store.currency,
+            id=store.id, name=store.name, name_ar=store.name_ar, currency=store.currency,
             country=store.country, timezone=store.timezone, plan=store.plan, sandbox=sandbox,
         )  # fmt: skip
 
@@ -106,7 +117,7 @@ class ProductView(View):
     @classmethod
     def of(cls, p: api.Product) -> ProductView:
         return cls(
-            id=p.id, name=clean(p.name) or "", name_ar=clean(p.name_ar), sku=clean(p.sku), category=clean(p.category),
+            id=p.id, name=p.name, name_ar=p.name_ar, sku=p.sku, category=p.category,
             price=p.price, stock=p.stock, status=p.status,
         )  # fmt: skip
 
@@ -174,18 +185,14 @@ class OrderDetail(View):
     updated: str | None = None
 
     @classmethod
-    def of(cls, o: api.Order, *, redact: bool = False) -> OrderDetail:
-        address = o.shipping_address
-        if address is not None:
-            # With --redact-pii only the city and country are kept: enough for shipping questions.
-            keep = {"city", "country"} if redact else set(address)
-            address = {k: clean(v) if isinstance(v, str) else v for k, v in address.items() if k in keep}
-        items = [LineItem(product_id=i.product_id, name=clean(i.name), quantity=i.quantity, price=i.price)
+    def of(cls, o: api.Order) -> OrderDetail:
+        items = [LineItem(product_id=i.product_id, name=i.name, quantity=i.quantity, price=i.price)
                  for i in o.items]  # fmt: skip
         return cls(
             id=o.id, status=o.status, allowed_next=sorted(api.ORDER_TRANSITIONS.get(o.status, ())),
             customer_id=o.customer_id, currency=o.currency, items=items, subtotal=o.subtotal, shipping=o.shipping,
-            vat=o.vat, total=o.total, shipping_address=address, created=_day(o.created_at), updated=_day(o.updated_at),
+            vat=o.vat, total=o.total, shipping_address=o.shipping_address, created=_day(o.created_at),
+            updated=_day(o.updated_at),
         )  # fmt: skip
 
 
@@ -199,12 +206,9 @@ class CustomerView(View):
     total_spent: Money | None = None
 
     @classmethod
-    def of(cls, c: api.Customer, *, redact: bool = False) -> CustomerView:
-        email, phone = clean(c.email), clean(c.phone)
-        if redact:
-            email, phone = mask_email(email), mask_phone(phone)
+    def of(cls, c: api.Customer) -> CustomerView:
         return cls(
-            id=c.id, name=clean(c.name), email=email, phone=phone, city=clean(c.city), orders_count=c.orders_count,
+            id=c.id, name=c.name, email=c.email, phone=c.phone, city=c.city, orders_count=c.orders_count,
             total_spent=c.total_spent,
         )  # fmt: skip
 
@@ -244,7 +248,7 @@ class AnalyticsView(View):
             orders_count=s.orders_count, paid_orders_count=s.paid_orders_count,
             average_order_value=s.average_order_value, orders_by_status=s.orders_by_status,
             top_products=[
-                TopProductView(product_id=t.product_id, name=clean(t.name), quantity=t.quantity, revenue=t.revenue)
+                TopProductView(product_id=t.product_id, name=t.name, quantity=t.quantity, revenue=t.revenue)
                 for t in s.top_products
             ],
             new_customers=s.new_customers,

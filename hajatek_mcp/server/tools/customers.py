@@ -20,7 +20,7 @@ async def list_customers(
 ) -> Annotated[CallToolResult, CustomerPage]:
     """Customers newest first, with contact details, order count and total spent (SAR). Follow next_page."""
     result = await shop.client.list_customers(page=page, limit=limit)
-    customers = [CustomerView.of(c, redact=shop.options.redact_pii) for c in result.items]
+    customers = [CustomerView.of(c) for c in result.items]
     view = CustomerPage(
         customers=customers, page=result.page, total=result.total, has_more=result.has_more, next_page=result.next_page
     )

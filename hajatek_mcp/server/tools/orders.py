@@ -38,7 +38,7 @@ async def get_order(
     shop: Annotated[Shop, Resolve(current_shop)], order_id: OrderId
 ) -> Annotated[CallToolResult, OrderDetail]:
     """One order in full: line items, totals with VAT, address, and the statuses it may move to next."""
-    return shop.result(OrderDetail.of(await shop.client.get_order(order_id), redact=shop.options.redact_pii))
+    return shop.result(OrderDetail.of(await shop.client.get_order(order_id)))
 
 
 @upstream
@@ -57,9 +57,7 @@ async def update_order_status(
     arguments = {"order_id": order_id, "status": status, "note": note}
 
     async def execute() -> OrderDetail:
-        return OrderDetail.of(
-            await shop.client.update_order_status(order_id, status, note=note), redact=shop.options.redact_pii
-        )
+        return OrderDetail.of(await shop.client.update_order_status(order_id, status, note=note))
 
     return await guarded(
         shop, "update_order_status", arguments, plan=plan, answer=answer, confirm_token=confirm_token, execute=execute
