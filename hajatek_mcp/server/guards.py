@@ -4,7 +4,11 @@ Guarded (the policy, :func:`plan_delete_product`, :func:`plan_order_status`, :fu
 
 - ``delete_product``, always;
 - ``update_order_status`` to ``cancelled`` or ``refunded`` (goods or money go back);
-- ``update_product`` when it cuts the price by more than ``price_cut_guard`` (default 50 %) or sets stock to zero.
+- ``update_product`` when it sets stock to zero, or cuts the price or the stock by more than ``price_cut_guard``
+  (default 50 %) of its *reference*: the highest value the product had in the guard window (``guard_window``,
+  default 24 h), taken from the listing the guard reads now and from the values before each write the audit log
+  recorded in the window. Many small cuts therefore add up: 184.99 → 0.02 SAR in steps of −49 % is stopped at the
+  second step. A change the merchant confirmed becomes the new reference (they agreed to that value).
 
 How a yes is obtained, per request (``--confirm``):
 
@@ -15,7 +19,12 @@ How a yes is obtained, per request (``--confirm``):
 - ``none``: the host's own approval prompt is trusted.
 
 Every attempt and outcome goes to the audit log. Resolvers here run before the tool body: a plan resolver reads the
-target's current state, an ask resolver decides whether to elicit.
+target's current state, an ask resolver decides whether to elicit. A connection granted read-only access is refused
+before anything is read or asked.
+
+The question and the preview lead with the server's own facts (what, which id, old → new, the percentage); store text
+(a product's name) follows as a one-line, length-capped excerpt (:func:`hajatek_mcp.server.safety.quote`), so no
+name can add a line to the question or push the facts out of view.
 """
 
 from __future__ import annotations
@@ -43,7 +52,7 @@ from pydantic import BaseModel, Field
 from hajatek_mcp.api import HajatekError, LookupLimitError, Order, Product
 from hajatek_mcp.server.audit import ConfirmPath, Outcome
 from hajatek_mcp.server.confirmations import ConfirmationError, fingerprint
-from hajatek_mcp.server.safety import clean
+from hajatek_mcp.server.safety import clean, quote
 from hajatek_mcp.server.state import Shop, current_shop
 from hajatek_mcp.server.views import View
 
@@ -78,6 +87,7 @@ CONFIRM_HINT = (
 )
 
 T = TypeVar("T", bound=BaseModel)
+V = TypeVar("V", Decimal, int)
 P = ParamSpec("P")
 
 
@@ -94,6 +104,8 @@ class Plan:
     """Other ids the write changes (a cancel restocks the order's products): their writes wait for it too."""
     error: str | None = None
     """Why the target could not be read (it is gone, the API failed): the write is refused and audited."""
+    before: dict[str, Any] | None = None
+    """The target's values the guard read (price, stock), kept in the audit entry of the write."""
 
 
 def planning(target_arg: str) -> Callable[[Callable[P, Awaitable[Plan]]], Callable[P, Awaitable[Plan]]]:
@@ -102,13 +114,15 @@ def planning(target_arg: str) -> Callable[[Callable[P, Awaitable[Plan]]], Callab
     def decorate(fn: Callable[P, Awaitable[Plan]]) -> Callable[P, Awaitable[Plan]]:
         @functools.wraps(fn)
         async def wrapper(*args: P.args, **kwargs: P.kwargs) -> Plan:
+            if not _may_write():  # refused by the tool before anything is read or asked
+                return Plan(target=str(kwargs.get(target_arg)), guarded=False, preview="", error="read-only grant")
             try:
                 return await fn(*args, **kwargs)
             except LookupLimitError as exc:
                 advice = "Find it with list_products (search by its name or SKU), then repeat this call."
                 return Plan(target=str(kwargs.get(target_arg)), guarded=False, preview="", error=f"{exc} {advice}")
             except HajatekError as exc:
-                return Plan(target=str(kwargs.get(target_arg)), guarded=False, preview="", error=str(exc))
+                return Plan(target=str(kwargs.get(target_arg)), guarded=False, preview="", error=clean(str(exc)))
 
         return wrapper
 
@@ -149,6 +163,10 @@ def _order_state(order: Order) -> str:
     return fingerprint([order.id, order.status, str(order.updated_at), str(order.total)])
 
 
+def _named(product: Product) -> str:
+    return f"Product name: {quote(product.name)}."
+
+
 @planning("product_id")
 async def plan_delete_product(shop: Annotated[Shop, Resolve(current_shop)], product_id: str) -> Plan:
     product = await shop.client.find_product(product_id, max_pages=LOOKUP_PAGES)
@@ -159,8 +177,8 @@ async def plan_delete_product(shop: Annotated[Shop, Resolve(current_shop)], prod
         if scanned >= REFERENCE_SCAN:
             break
     preview = (
-        f"Delete '{clean(product.name)}' ({product.id}): {product.stock} in stock, in {references} of the latest "
-        f"{scanned} orders. Past orders keep their lines. This cannot be undone."
+        f"Delete product {product.id}: {product.stock} in stock, in {references} of the latest {scanned} orders. "
+        f"Past orders keep their lines. This cannot be undone. {_named(product)}"
     )
     return Plan(target=product.id, guarded=True, preview=preview, state=_product_state(product))
 
@@ -176,10 +194,60 @@ async def plan_order_status(shop: Annotated[Shop, Resolve(current_shop)], order_
         "refunded": "Refund order {id} ({status}, {units} items, {total} SAR) to customer {customer}. This cannot be "
         "undone.",
     }.get(status, "Set order {id} from {status} to {new}.")
-    preview = what.format(id=order.id, status=order.status, units=units, total=f"{order.total:,.2f}",
-                          customer=order.customer_id, new=status)  # fmt: skip
+    preview = what.format(id=order.id, status=clean(order.status), units=units, total=f"{order.total:,.2f}",
+                          customer=quote(order.customer_id, 40), new=status)  # fmt: skip
     restocked = tuple(sorted({i.product_id for i in order.items})) if status == "cancelled" else ()
     return Plan(target=order.id, guarded=guarded, preview=preview, state=_order_state(order), related=restocked)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The values a cut is measured against: the highest the product had in the guard window."""
+
+    price: Decimal
+    stock: int
+
+
+def reference(shop: Shop, product: Product) -> Reference:
+    """The highest price and stock of ``product`` in the guard window: now (the listing just read), and before each
+    write the audit log recorded for it since. Walking back, a value the merchant confirmed ends the walk for that
+    field: they agreed to it, so it is the reference from then on.
+    """
+    since = shop.options.clock() - shop.options.guard_window
+    entries = [e for e in shop.audit.history(product.id, since=since) if e["outcome"] in _MAY_HAVE_APPLIED]
+    prices = [product.price, *_seen(entries, "price", _decimal)]
+    stocks = [product.stock or 0, *_seen(entries, "stock", _whole)]
+    return Reference(price=max(prices), stock=max(stocks))
+
+
+#: Audit outcomes of writes that may have changed the product: what it had before them counts.
+_MAY_HAVE_APPLIED = frozenset({"executed", "unknown", "cancelled"})
+
+
+def _seen(entries: list[dict[str, Any]], field: str, parse: Callable[[Any], V | None]) -> list[V]:
+    """The values of ``field`` the product had, newest write first, back to the newest value the merchant confirmed."""
+    values: list[V | None] = []
+    for entry in entries:
+        if entry["path"] in ("elicitation", "token") and field in entry["arguments"]:
+            values.append(parse(entry["arguments"][field]))
+            break
+        if field in entry["before"]:
+            values.append(parse(entry["before"][field]))
+    return [v for v in values if v is not None]
+
+
+def _decimal(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        return None
+
+
+def _whole(value: Any) -> int | None:
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
 
 
 @planning("product_id")
@@ -192,16 +260,29 @@ async def plan_update_product(
     if price is None and stock is None:
         return Plan(target=product_id, guarded=False, preview=f"Update {product_id}.")
     product = await shop.client.find_product(product_id, max_pages=LOOKUP_PAGES)
-    name = f"'{clean(product.name)}' ({product.id})"
+    share = Decimal(str(shop.options.price_cut_guard))
+    ref = reference(shop, product)
+    hours = shop.options.guard_window / 3600
+    window = f"its highest in the last {hours:g} h"
     reasons: list[str] = []
-    floor = product.price * (1 - Decimal(str(shop.options.price_cut_guard)))
-    if price is not None and product.price > 0 and price < floor:
+    if price is not None and price < product.price and ref.price > 0 and price < ref.price * (1 - share):
         cut = (1 - price / product.price) * 100
-        reasons.append(f"cut the price of {name} from {product.price:,.2f} to {price:,.2f} SAR (-{cut:.0f}%)")
-    if stock == 0 and (product.stock or 0) > 0:
-        reasons.append(f"set the stock of {name} from {product.stock} to 0 (it shows as out of stock)")
-    preview = ("This will " + " and ".join(reasons) + ".") if reasons else f"Update {name}."
-    return Plan(target=product.id, guarded=bool(reasons), preview=preview, state=_product_state(product))
+        fact = f"cut the price of {product.id} from {product.price:,.2f} to {price:,.2f} SAR (-{cut:.0f}%"
+        if ref.price > product.price:
+            fact += f"; -{(1 - price / ref.price) * 100:.0f}% from {ref.price:,.2f} SAR, {window}"
+        reasons.append(fact + ")")
+    current = product.stock or 0
+    if stock is not None and stock < current and (stock == 0 or stock < ref.stock * (1 - share)):
+        fact = f"set the stock of {product.id} from {current} to {stock}"
+        if stock == 0:
+            fact += " (it shows as out of stock)"
+        if ref.stock > current:
+            fact += f" (-{(1 - Decimal(stock) / ref.stock) * 100:.0f}% from {ref.stock}, {window})"
+        reasons.append(fact)
+    preview = f"This will {' and '.join(reasons)}. {_named(product)}" if reasons else f"Update {product.id}."
+    before = {"price": str(product.price), "stock": product.stock}
+    return Plan(target=product.id, guarded=bool(reasons), preview=preview, state=_product_state(product),
+                before=before)  # fmt: skip
 
 
 # -- asking: one resolver per guarded tool, all deciding the same way -------------------------------------------------
@@ -217,11 +298,19 @@ def _decide(ctx: Context[Shop], plan: Plan, confirm_token: str | None) -> Decisi
         return Decision(path="not_guarded")
     if options.confirm == "none":
         return Decision(path="host")
-    capabilities = ctx.client_capabilities
-    can_elicit = capabilities is not None and capabilities.elicitation is not None
-    if options.confirm == "token" or not can_elicit:
+    if options.confirm == "token" or not _can_ask_form(ctx):
         return Decision(path="token")
     return Elicit(f"{plan.preview}\nDo you want to go ahead?", Confirm)
+
+
+def _can_ask_form(ctx: Context[Shop]) -> bool:
+    """As the SDK decides: form elicitation declared, or elicitation with no mode (the shape before modes existed).
+
+    A client that declares only URL elicitation cannot show a yes/no form: it gets the preview-and-token path.
+    """
+    capabilities = ctx.client_capabilities
+    elicitation = capabilities.elicitation if capabilities is not None else None
+    return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
 
 
 def ask_delete_product(
@@ -245,10 +334,14 @@ def ask_update_product(
 # -- running a write --------------------------------------------------------------------------------------------------
 
 
-def _require_write_scope(shop: Shop, tool: str, arguments: Mapping[str, Any]) -> None:
+def _may_write() -> bool:
     """Over OAuth, a write needs ``store.write``; stdio and static-token connections carry no OAuth token."""
     token = get_access_token()
-    if token is not None and WRITE_SCOPE not in token.scopes:
+    return token is None or WRITE_SCOPE in token.scopes
+
+
+def _require_write_scope(shop: Shop, tool: str, arguments: Mapping[str, Any]) -> None:
+    if not _may_write():
         shop.audit.record(tool, arguments, "refused", "not_guarded", detail="read-only OAuth grant")
         raise ToolError(
             f"{tool} changes the store, but this connection was granted read-only access (store.read). Nothing was "
@@ -306,7 +399,9 @@ async def guarded(
             audit.record(tool, {**args, "confirm_token": confirm_token}, "refused", "token", target=plan.target,
                          detail=str(exc))  # fmt: skip
             raise ToolError(f"{exc} Nothing was changed.") from None
-    done = await unguarded_write(shop, tool, args, execute, path=path, target=plan.target, related=plan.related)
+    done = await unguarded_write(
+        shop, tool, args, execute, path=path, target=plan.target, related=plan.related, before=plan.before
+    )
     return shop.result(Guarded[Any](outcome="done", result=done))
 
 
@@ -319,6 +414,7 @@ async def unguarded_write(
     path: ConfirmPath = "not_guarded",
     target: str | None = None,
     related: tuple[str, ...] = (),
+    before: Mapping[str, Any] | None = None,
 ) -> T:
     """Run a write and audit its outcome (an API failure is recorded, then raised as the tool's error).
 
@@ -336,15 +432,16 @@ async def unguarded_write(
                 result = await execute()
             except HajatekError as exc:
                 outcome: Outcome = "unknown" if exc.outcome_unknown else "failed"
-                shop.audit.record(tool, arguments, outcome, path, target=target, detail=str(exc))
+                shop.audit.record(tool, arguments, outcome, path, target=target, detail=str(exc), before=before)
                 raise
             except BaseException:
                 # Cancelled (or the client left) while the request was out: the store may have applied it. The
                 # record is synchronous, so it is written even inside a cancelled scope.
                 detail = "cancelled in flight; it may have been applied: check the current state"
-                shop.audit.record(tool, arguments, "cancelled", path, target=target, detail=detail)
+                shop.audit.record(tool, arguments, "cancelled", path, target=target, detail=detail, before=before)
                 raise
-            shop.audit.record(tool, arguments, "executed", path, target=target or getattr(result, "id", None))
+            shop.audit.record(tool, arguments, "executed", path, target=target or getattr(result, "id", None),
+                              before=before)  # fmt: skip
             return result
     except BaseException:
         if not sent:  # cancelled while an earlier write to the same target ran
