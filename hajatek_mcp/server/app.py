@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 from hajatek_mcp import __version__
 from hajatek_mcp.api import HajatekClient
 from hajatek_mcp.server import prompts, resources
+from hajatek_mcp.server.arguments import StrictTool
 from hajatek_mcp.server.audit import AuditLog
 from hajatek_mcp.server.confirmations import ConfirmationStore
 from hajatek_mcp.server.events import WEBHOOK_PATH, EventHub, EventInbox, webhook_route
@@ -127,11 +128,12 @@ def _inline_refs(schema: dict[str, Any]) -> None:
 
 
 def _tool(spec: ToolSpec) -> Tool:
-    tool = Tool.from_function(
+    tool = StrictTool.from_function(
         spec.fn, name=spec.name, title=spec.title, description=" ".join((spec.fn.__doc__ or "").split()),
         annotations=spec.annotations,
     )  # fmt: skip
     _slim(tool.parameters)
+    tool.parameters["additionalProperties"] = False  # unknown arguments are refused (StrictTool), not ignored
     if tool.fn_metadata.output_schema is not None:
         _slim(tool.fn_metadata.output_schema)
         _inline_refs(tool.fn_metadata.output_schema)
