@@ -333,6 +333,7 @@ def _options(args: argparse.Namespace, settings: Settings, env: Mapping[str, str
         confirm=settings.confirm,
         confirm_ttl=settings.confirm_ttl,
         price_cut_guard=settings.price_cut_guard,
+        guard_window=settings.guard_window,
         redact_pii=settings.redact_pii,
         state_dir=settings.data_dir,
         webhook_secret=settings.webhook_secret,

@@ -2,18 +2,22 @@
 
 Empty strings count as unset: Claude Desktop passes bundle options the user left blank as ``""``. Bad values end
 with :class:`SettingsError`, whose message is one line naming the variable and the fix. Secrets are ``SecretStr``:
-they print as ``**********`` in reprs, logs and errors.
+they print as ``**********`` in reprs, logs and errors, and no error message quotes a value.
+
+A secret with whitespace or a control character inside (a key pasted with its line break) is refused here: sent
+on, it would break the HTTP header it goes in, and the HTTP stack would log the whole header at DEBUG.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from hajatek_mcp.api.client import DEFAULT_BASE_URL
 from hajatek_mcp.api.models import Plan
@@ -21,6 +25,8 @@ from hajatek_mcp.api.models import Plan
 __all__ = ["ENV_PREFIX", "Settings", "SettingsError", "default_data_dir"]
 
 ENV_PREFIX = "HAJATEK_"
+
+_DAY = 86400.0
 
 #: What to do when a variable is wrong, by field.
 _FIXES: dict[str, str] = {
@@ -36,15 +42,18 @@ _FIXES: dict[str, str] = {
     "confirm": "use auto (ask the user when the client can, else a confirmation token), token, or none",
     "confirm_ttl": "use a number of seconds from 30 to 3600, e.g. 300",
     "price_cut_guard": "use a share between 0 and 1, e.g. 0.5 to confirm price cuts of more than half",
+    "guard_window": "use a number of seconds from 3600 (an hour) to 2592000 (30 days), e.g. 86400 (a day)",
     "redact_pii": "use true or false",
     "mcp_auth_token": "use a long random string (at least 32 characters), e.g. from `openssl rand -hex 32`",
     "allowed_hosts": "use a comma-separated list of host names, e.g. mcp.example.com,mcp.example.com:443",
     "allowed_origins": "use a comma-separated list of origins, e.g. https://chatgpt.com",
     "webhook_max_age": "use a number of seconds of at least 60, e.g. 86400 (a day)",
     "oauth_issuer": "use the public https:// URL clients reach this server at, e.g. https://mcp.example.com",
-    "oauth_passphrase": "use a passphrase of at least 12 characters; the merchant types it on the consent page",
+    "oauth_passphrase": "use a passphrase of at least 12 characters on one line (spaces inside are fine); the "
+    "merchant types it on the consent page",
     "oauth_external_issuer": "use the issuer URL of your identity provider, e.g. https://id.example.com/realms/shop",
     "oauth_introspection_url": "use the provider's RFC 7662 introspection endpoint (https://…)",
+    "oauth_client_secret": "copy the client secret the identity provider issued to this server",
     "event_retention_days": "use a number of days, e.g. 30",
 }
 
@@ -63,10 +72,22 @@ def default_data_dir(env: Mapping[str, str]) -> Path:
     return Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "hajatek-mcp"
 
 
+def _has_invisible(value: str, *, inner_spaces: bool) -> bool:
+    """Whether ``value`` holds a character no credential has: a control, format (zero-width, BOM), surrogate,
+    private-use or unassigned character, a line or paragraph separator, or (unless ``inner_spaces``) any whitespace.
+    """
+    for char in value:
+        category = unicodedata.category(char)
+        if category.startswith("C") or category in {"Zl", "Zp"} or (char.isspace() and not inner_spaces):
+            return True
+    return False
+
+
 class Settings(BaseModel):
     """Everything the server needs to know, from ``HAJATEK_<FIELD>`` variables."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # hide_input_in_errors: a ValidationError raised by Settings(...) directly must not quote a secret either.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     api_key: SecretStr | None = Field(default=None, description="HAJATEK_API_KEY: the store's API key")
     store_id: str | None = Field(default=None, pattern=r"^str_[A-Za-z0-9_]+$", description="HAJATEK_STORE_ID")
@@ -80,6 +101,7 @@ class Settings(BaseModel):
     confirm: Literal["auto", "token", "none"] = Field(default="auto", description="HAJATEK_CONFIRM")
     confirm_ttl: float = Field(default=300.0, ge=30, le=3600, description="HAJATEK_CONFIRM_TTL: token lifetime (s)")
     price_cut_guard: float = Field(default=0.5, gt=0, le=1, description="HAJATEK_PRICE_CUT_GUARD")
+    guard_window: float = Field(default=_DAY, ge=3600, le=30 * _DAY, description="HAJATEK_GUARD_WINDOW: look-back (s)")
     redact_pii: bool = Field(default=False, description="HAJATEK_REDACT_PII: mask customer emails and phones")
     mcp_auth_token: SecretStr | None = Field(default=None, description="HAJATEK_MCP_AUTH_TOKEN: HTTP bearer token")
     allowed_hosts: list[str] = Field(default_factory=list, description="HAJATEK_ALLOWED_HOSTS")
@@ -110,10 +132,22 @@ class Settings(BaseModel):
             raise ValueError("must be an https:// URL (http:// only for 127.0.0.1 or localhost)")
         return value.rstrip("/")
 
+    @field_validator("api_key", "webhook_secret", "mcp_auth_token", "oauth_client_secret")
+    @classmethod
+    def _one_word(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and _has_invisible(value.get_secret_value(), inner_spaces=False):
+            raise ValueError("contains whitespace or a control character")
+        return value
+
     @field_validator("oauth_passphrase")
     @classmethod
     def _passphrase(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < 12:
+        """A passphrase is typed into a one-line password field: spaces inside are fine, line breaks and tabs not."""
+        if value is None:
+            return None
+        if _has_invisible(value.get_secret_value(), inner_spaces=True):
+            raise ValueError("contains a line break, tab or other control character")
+        if len(value.get_secret_value()) < 12:
             raise ValueError("too short")
         return value
 
@@ -131,6 +165,20 @@ class Settings(BaseModel):
             raise ValueError("must start with https:// or http://")
         return value.rstrip("/")
 
+    @model_validator(mode="after")
+    def _replay_window_within_retention(self) -> Settings:
+        """An event purged from the inbox but still inside the replay window would be accepted, stored and announced
+        a second time if Hajatek (or anyone holding an old delivery) sent it again."""
+        retention = self.event_retention_days * _DAY
+        if self.webhook_max_age > retention:
+            raise ValueError(
+                f"{ENV_PREFIX}WEBHOOK_MAX_AGE ({self.webhook_max_age:g} s) is longer than "
+                f"{ENV_PREFIX}EVENT_RETENTION_DAYS ({self.event_retention_days:g}, i.e. {retention:g} s), so a "
+                f"replayed event could be stored twice: set {ENV_PREFIX}EVENT_RETENTION_DAYS to at least "
+                f"{self.webhook_max_age / _DAY:g} or {ENV_PREFIX}WEBHOOK_MAX_AGE to at most {retention:g}."
+            )
+        return self
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read ``HAJATEK_*`` from ``env`` (default ``os.environ``); ``overrides`` (from CLI flags) win."""
@@ -146,8 +194,10 @@ class Settings(BaseModel):
             return cls.model_validate(values)
         except ValidationError as exc:
             first = exc.errors()[0]
-            field = str(first["loc"][0]) if first["loc"] else "?"
             problem = first["msg"].removeprefix("Value error, ")
+            if not first["loc"]:  # a rule across variables: its message names them and the fix
+                raise SettingsError(problem) from None
+            field = str(first["loc"][0])
             fix = _FIXES.get(field, "check the value")
             raise SettingsError(f"{ENV_PREFIX}{field.upper()} is invalid ({problem}): {fix}.") from None
 

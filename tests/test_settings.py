@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from hajatek_mcp.settings import Settings, SettingsError
 
@@ -67,3 +68,66 @@ def test_secrets_are_masked_in_repr() -> None:
     settings = Settings.from_env({"HAJATEK_API_KEY": "sk_live_TOPSECRET", "HAJATEK_WEBHOOK_SECRET": "whsec_TOPSECRET"})
     assert "TOPSECRET" not in repr(settings)
     assert "TOPSECRET" not in str(settings.model_dump())
+
+
+SECRET_VARIABLES = [
+    "HAJATEK_API_KEY",
+    "HAJATEK_WEBHOOK_SECRET",
+    "HAJATEK_MCP_AUTH_TOKEN",
+    "HAJATEK_OAUTH_CLIENT_SECRET",
+]
+
+
+@pytest.mark.parametrize("variable", SECRET_VARIABLES)
+@pytest.mark.parametrize("junk", ["\n", "\r\n", "\t", " ", "\x00", "\x1b", "\u200b", "\ufeff", "\u00a0", "\udcff"])
+def test_a_secret_with_whitespace_or_a_control_character_inside_is_refused_without_quoting_it(
+    variable: str, junk: str
+) -> None:
+    value = f"CANARYsecret0123456789abcdef{junk}0123456789abcdef"  # long enough for the auth token's own rule
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({variable: value})
+    message = str(caught.value)
+    assert message.startswith(f"{variable} is invalid (contains whitespace or a control character): ")
+    assert "\n" not in message
+    assert "CANARY" not in message
+
+
+@pytest.mark.parametrize("junk", ["\n", "\t", "\x00", "\u200b", "\u2028"])
+def test_a_passphrase_may_have_spaces_inside_but_no_line_break_or_control_character(junk: str) -> None:
+    spaced = Settings.from_env({"HAJATEK_OAUTH_PASSPHRASE": "correct horse battery staple"})
+    assert spaced.oauth_passphrase is not None
+    assert spaced.oauth_passphrase.get_secret_value() == "correct horse battery staple"
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"HAJATEK_OAUTH_PASSPHRASE": f"correct horse{junk}battery CANARY"})
+    message = str(caught.value)
+    assert message.startswith("HAJATEK_OAUTH_PASSPHRASE is invalid (contains a line break, tab or other control")
+    assert "CANARY" not in message
+
+
+def test_a_secret_refused_by_settings_built_directly_is_not_quoted_either(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="api_key") as caught:  # pydantic quotes inputs unless told not to
+        Settings(data_dir=tmp_path, api_key="sk_live_CANARY\nrest")
+    assert "CANARY" not in str(caught.value)
+
+
+def test_a_replay_window_longer_than_the_retention_is_refused_naming_both_variables() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"HAJATEK_WEBHOOK_MAX_AGE": "172800", "HAJATEK_EVENT_RETENTION_DAYS": "1"})
+    message = str(caught.value)
+    assert message.startswith("HAJATEK_WEBHOOK_MAX_AGE (172800 s) is longer than HAJATEK_EVENT_RETENTION_DAYS (1")
+    assert "set HAJATEK_EVENT_RETENTION_DAYS to at least 2 or HAJATEK_WEBHOOK_MAX_AGE to at most 86400" in message
+    assert "\n" not in message
+    same = Settings.from_env({"HAJATEK_WEBHOOK_MAX_AGE": "86400", "HAJATEK_EVENT_RETENTION_DAYS": "1"})
+    assert same.webhook_max_age == same.event_retention_days * 86400
+
+
+@pytest.mark.parametrize(("raw", "expected"), [(None, 86400.0), ("3600", 3600.0), ("2592000", 2592000.0)])
+def test_the_guard_window_is_read_in_seconds(raw: str | None, expected: float) -> None:
+    env = {} if raw is None else {"HAJATEK_GUARD_WINDOW": raw}
+    assert Settings.from_env(env).guard_window == expected
+
+
+@pytest.mark.parametrize("raw", ["0", "59", "3599", "2592001", "a day"])
+def test_a_guard_window_outside_an_hour_to_30_days_is_refused(raw: str) -> None:
+    with pytest.raises(SettingsError, match=r"^HAJATEK_GUARD_WINDOW is invalid \(.*\): use a number of seconds from"):
+        Settings.from_env({"HAJATEK_GUARD_WINDOW": raw})

@@ -4,6 +4,10 @@ Flow: ``POST /webhooks/hajatek`` → size limit → signature (constant time, be
 window → SQLite inbox (``events.db``, WAL, committed) → 2xx → subscribers of ``hajatek://events`` are told. A
 redelivery of a known event id answers 2xx and stores nothing. Nothing rejected is stored or announced.
 
+An event's body is kept for the retention (``HAJATEK_EVENT_RETENTION_DAYS``); its id is kept longer when the replay
+window (``HAJATEK_WEBHOOK_MAX_AGE``) is longer, counted from the later of its receipt and its ``created_at``. So an
+event inside the window is always recognised as known, even once its body is gone, and is never stored twice.
+
 :class:`EventInbox` owns ``events.db``; nothing else opens it. :class:`EventHub` fans "the inbox changed" out to
 2026-07-28 listeners (the SDK's subscription bus) and to handshake-era sessions that sent ``resources/subscribe``.
 """
@@ -51,7 +55,16 @@ CREATE TABLE IF NOT EXISTS events (
     data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_received ON events (received_at);
+CREATE TABLE IF NOT EXISTS seen (
+    id TEXT PRIMARY KEY,
+    received_at REAL NOT NULL,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS seen_received ON seen (received_at);
 """
+#: An inbox written before ``seen`` existed: its stored events are its known ids (receipt time as creation time,
+#: which is no earlier, so each id is kept at least as long as it needs).
+_BACKFILL_SEEN = "INSERT OR IGNORE INTO seen (id, received_at, created) SELECT id, received_at, received_at FROM events"
 
 
 def _iso(moment: float) -> str:
@@ -59,7 +72,11 @@ def _iso(moment: float) -> str:
 
 
 class EventInbox:
-    """Verified events, stored once each. ``path=None`` keeps them in memory (tests, the demo)."""
+    """Verified events, stored once each. ``path=None`` keeps them in memory (tests, the demo).
+
+    ``events`` holds the bodies (for the retention); ``seen`` holds every id received (for the retention or the
+    replay window, whichever is longer). Reads show only bodies inside the retention.
+    """
 
     def __init__(
         self,
@@ -77,35 +94,61 @@ class EventInbox:
         if path is not None:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")  # committed means on disk before the 2xx
+        upgrading = self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'seen'").fetchone() is None
         self._conn.executescript(_SCHEMA)
+        if upgrading:
+            self._conn.execute(_BACKFILL_SEEN)
         self._lock = threading.Lock()
 
+    @property
+    def id_lifetime(self) -> float:
+        """Seconds an event id stays known: at least the retention and at least the replay window."""
+        return max(self.retention, self.max_age)
+
     def add(self, event: WebhookEvent) -> bool:
-        """Store ``event``; False if its id was already there (a redelivery)."""
+        """Store ``event``; False if its id was already known (a redelivery or a replay), even if its body is gone."""
         now = self._clock()
         data = json.dumps(event.data, ensure_ascii=False, separators=(",", ":"), default=str)
-        created = event.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        created = event.created_at.astimezone(UTC)
         with self._lock:
-            cursor = self._conn.execute(
-                "INSERT OR IGNORE INTO events (id, type, created_at, received_at, data) VALUES (?, ?, ?, ?, ?)",
-                (event.id, event.type, created, now, data),
-            )
-            self._conn.execute("DELETE FROM events WHERE received_at < ?", (now - self.retention,))
-        return cursor.rowcount == 1
+            self._conn.execute("BEGIN IMMEDIATE")  # the id and the body land together, or neither does
+            try:
+                cursor = self._conn.execute(
+                    "INSERT OR IGNORE INTO seen (id, received_at, created) VALUES (?, ?, ?)",
+                    (event.id, now, created.timestamp()),
+                )
+                new = cursor.rowcount == 1
+                if new:
+                    self._conn.execute(
+                        "INSERT OR IGNORE INTO events (id, type, created_at, received_at, data) VALUES (?, ?, ?, ?, ?)",
+                        (event.id, event.type, created.strftime("%Y-%m-%dT%H:%M:%SZ"), now, data),
+                    )
+                self._purge(now)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        return new
+
+    def _purge(self, now: float) -> None:
+        """Drop bodies past the retention, and ids past both their receipt and creation plus :attr:`id_lifetime`."""
+        self._conn.execute("DELETE FROM events WHERE received_at < ?", (now - self.retention,))
+        cut = now - self.id_lifetime
+        self._conn.execute("DELETE FROM seen WHERE received_at < ? AND created < ?", (cut, cut))
 
     def now(self) -> float:
         return self._clock()
 
     def known(self, event_id: str) -> bool:
         with self._lock:
-            return self._conn.execute("SELECT 1 FROM events WHERE id = ?", (event_id,)).fetchone() is not None
+            return self._conn.execute("SELECT 1 FROM seen WHERE id = ?", (event_id,)).fetchone() is not None
 
     def recent(
         self, *, type: str | None = None, since: datetime | None = None, limit: int = 20
     ) -> list[dict[str, Any]]:
         """Newest first (by received time), optionally of one type and received since a moment."""
-        sql = "SELECT id, type, created_at, received_at, data FROM events WHERE 1=1"
-        params: list[Any] = []
+        sql = "SELECT id, type, created_at, received_at, data FROM events WHERE received_at >= ?"
+        params: list[Any] = [self._kept_since()]
         if type:
             sql += " AND type = ?"
             params.append(type)
@@ -121,13 +164,19 @@ class EventInbox:
     def get(self, event_id: str) -> dict[str, Any] | None:
         with self._lock:
             row = self._conn.execute(
-                "SELECT id, type, created_at, received_at, data FROM events WHERE id = ?", (event_id,)
+                "SELECT id, type, created_at, received_at, data FROM events WHERE id = ? AND received_at >= ?",
+                (event_id, self._kept_since()),
             ).fetchone()
         return None if row is None else self._row(row)
 
     def count(self) -> int:
         with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+            since = self._kept_since()
+            return int(self._conn.execute("SELECT COUNT(*) FROM events WHERE received_at >= ?", (since,)).fetchone()[0])
+
+    def _kept_since(self) -> float:
+        """Bodies received before this moment are past the retention: never shown, even before the next purge."""
+        return self._clock() - self.retention
 
     @staticmethod
     def _row(row: tuple[Any, ...]) -> dict[str, Any]:

@@ -2,6 +2,10 @@
 
 One ASGI guard sits in front of the SDK's app and answers, in this order, before the SDK sees the request:
 
+0. On every path, a query string with a credential-like parameter (``access_token``, ``*_token``, ``*secret``,
+   ``api_key``, ``key``, ``password``, ``code_verifier``…; see :func:`is_credential_parameter`) → **400**: OAuth 2.1
+   forbids access tokens in URLs, which proxies, browser history and access logs keep. OAuth's own query
+   parameters (``client_id``, ``redirect_uri``, ``state``, ``code_challenge``…) and SSE's ``session_id`` pass.
 1. ``GET /healthz`` and the extra ``routes`` (a webhook receiver authenticates itself) pass unchecked.
 2. Everything else is MCP (deny by default, so a path the SDK adds later is covered too):
    a ``Host`` that is not loopback, the bind address or an ``--allowed-host`` → **421**;
@@ -16,6 +20,9 @@ switches off) because the SDK checks them only on loopback binds by default, and
 which prints a traceback per rejected request. Here the rule is the same for every bind address and transport.
 
 The Hajatek API key is never read from a request nor sent to a client: the server holds its own.
+
+uvicorn's access log (on at ``--log-level INFO``) records request lines; :func:`serve_http` cuts the query string off
+each one (:func:`hide_queries_in_access_log`), so a credential sent in a URL, refused or not, is never logged.
 """
 
 from __future__ import annotations
@@ -23,10 +30,12 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import re
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Final, Literal
+from urllib.parse import parse_qsl
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
@@ -47,7 +56,9 @@ __all__ = [
     "allowed_hosts",
     "allowed_origins",
     "check_bind",
+    "hide_queries_in_access_log",
     "http_app",
+    "is_credential_parameter",
     "is_loopback",
     "serve_http",
 ]
@@ -64,6 +75,12 @@ _GRACEFUL_SHUTDOWN: Final = 3
 _LOOPBACK_HOSTS: Final = ("127.0.0.1", "localhost", "[::1]")
 _WILDCARD_BINDS: Final = frozenset({"0.0.0.0", "::", "[::]", ""})  # noqa: S104  # names to recognise, not to bind
 _HEALTH_PATH: Final = "/healthz"
+
+#: Query parameter names (lower case, ``-`` read as ``_``) that carry a credential, and the endings that mark one.
+_CREDENTIAL_NAMES: Final = frozenset(
+    {"key", "auth", "authorization", "bearer", "code_verifier", "credential", "credentials", "passwd"}
+)
+_CREDENTIAL_ENDINGS: Final = ("token", "secret", "password", "passphrase", "api_key", "apikey")
 
 
 @dataclass(frozen=True)
@@ -118,6 +135,47 @@ def check_bind(host: str, security: HttpSecurity) -> None:
         )
 
 
+def is_credential_parameter(name: str) -> bool:
+    """Whether a query parameter called ``name`` carries a credential: ``access_token``, ``token``, ``api_key``,
+    ``client_secret``, ``password``, ``code_verifier``… (case and ``-``/``_`` ignored).
+
+    Not: OAuth's ``client_id``, ``redirect_uri``, ``state``, ``scope``, ``code_challenge``, ``resource``, the consent
+    page's ``request``, SSE's ``session_id``. Not ``code`` either: this server never receives an authorization code
+    in a URL (it issues them to the client's redirect URI), and a code is useless without the client's PKCE verifier.
+    """
+    normal = name.strip().lower().replace("-", "_")
+    return normal in _CREDENTIAL_NAMES or normal.endswith(_CREDENTIAL_ENDINGS)
+
+
+def _credential_in_query(scope: Scope) -> str | None:
+    """The first credential-like parameter name in the request's query string, or None."""
+    query = scope.get("query_string", b"").decode("latin-1")
+    if not query:
+        return None
+    return next((name for name, _ in parse_qsl(query, keep_blank_values=True) if is_credential_parameter(name)), None)
+
+
+class _NoQueryInAccessLog(logging.Filter):
+    """Cuts the query string off the request line of every ``uvicorn.access`` record: it may carry a credential."""
+
+    _QUERY: Final = re.compile(r"\?[^\s\"]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            # uvicorn logs '%s - "%s %s HTTP/%s" %d' with the path and query as one argument; its own "?" is encoded
+            record.args = tuple(arg.partition("?")[0] if isinstance(arg, str) else arg for arg in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = self._QUERY.sub("", record.msg)
+        return True
+
+
+def hide_queries_in_access_log() -> None:
+    """Install (once) the filter that logs uvicorn's access lines without their query strings."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(existing, _NoQueryInAccessLog) for existing in access.filters):
+        access.addFilter(_NoQueryInAccessLog())
+
+
 def allowed_hosts(bind_host: str, extra: Iterable[str]) -> frozenset[str]:
     """The ``Host`` header values to accept: exact ``name:port`` values and ``name:*`` patterns, lower case."""
     names = [*_LOOPBACK_HOSTS, *extra]
@@ -155,7 +213,8 @@ def _matches(value: str, patterns: frozenset[str]) -> bool:
 
 
 class _Guard:
-    """ASGI middleware: public paths pass; MCP paths need an allowed Host and Origin, and the token if set."""
+    """ASGI middleware: no path takes a credential in its query; public paths pass; MCP paths need an allowed Host
+    and Origin, and the token if set."""
 
     def __init__(
         self,
@@ -173,10 +232,14 @@ class _Guard:
         self.public_routes = public_routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self._is_public(scope):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        refusal = self._refusal(scope)
+        refusal = _credential_refusal(scope)
+        if refusal is None and self._is_public(scope):
+            await self.app(scope, receive, send)
+            return
+        refusal = refusal or self._refusal(scope)
         if refusal is None:
             await self.app(scope, receive, send)
         else:
@@ -218,6 +281,22 @@ class _Guard:
                 {"WWW-Authenticate": 'Bearer realm="hajatek-mcp"'},
             )
         return None
+
+
+def _credential_refusal(scope: Scope) -> Response | None:
+    """400 when the query string carries a credential (the name is echoed to the sender; no value is, nor logged)."""
+    name = _credential_in_query(scope)
+    if name is None:
+        return None
+    client = scope.get("client")
+    peer = f"{client[0]}:{client[1]}" if client else "?"
+    logger.warning("refused %s %s from %s: a credential in the query string", scope["method"], scope["path"], peer)
+    return _error(
+        400,
+        "credential_in_query",
+        f"credentials are not accepted in the URL, where logs and browser history keep them: remove the "
+        f"{name[:40]!r} query parameter and send the token in the header 'Authorization: Bearer <token>'",
+    )
 
 
 def _authorized(authorization: bytes | None, token: bytes) -> bool:
@@ -319,4 +398,5 @@ def serve_http(
         server_header=False,
         timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN,
     )
+    hide_queries_in_access_log()  # ... and no query string either
     uvicorn.Server(config).run()
