@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from mcp import MCPError
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
-from mcp.types import INVALID_PARAMS, GetPromptResult, InputRequiredResult
+from mcp.types import INVALID_PARAMS, CallToolResult, GetPromptResult, InputRequiredResult
 from pydantic import ValidationError
 from starlette.routing import BaseRoute
 
@@ -31,15 +32,17 @@ from hajatek_mcp.server.guards import CONFIRM_HINT
 from hajatek_mcp.server.state import TOOLSETS, ServerOptions, Shop, ShopRef, TargetLocks
 from hajatek_mcp.server.tools import TOOLS, ToolSpec
 
-__all__ = ["HajatekServer", "build_server", "selected_tools"]
+__all__ = ["HajatekServer", "build_server", "selected_tools", "unavailable_tools"]
 
-_TOOLSET_MAP = {
-    "store": "get_store first",
-    "catalog": "list_products (filter by category/search), create_product, update_product, delete_product",
-    "orders": "list_orders (filter by status), get_order (line items, allowed next statuses), update_order_status",
-    "customers": "list_customers",
-    "analytics": "get_analytics for totals over a period (never sum a page yourself)",
-    "events": "list_events: what Hajatek reported (new orders, payments, low stock); subscribe to hajatek://events",
+#: How the instructions name each tool; a toolset's line lists only the tools this server registers.
+_HINTS = {
+    "get_store": "get_store first",
+    "list_products": "list_products (filter by category/search)",
+    "list_orders": "list_orders (filter by status)",
+    "get_order": "get_order (line items, allowed next statuses)",
+    "get_analytics": "get_analytics for totals over a period (never sum a page yourself)",
+    "list_events": "list_events: what Hajatek reported (new orders, payments, low stock); subscribe to "
+    "hajatek://events",
 }
 
 
@@ -48,10 +51,29 @@ def selected_tools(options: ServerOptions) -> list[ToolSpec]:
     return [t for t in TOOLS if t.toolset in options.toolsets and (t.read_only or not options.read_only)]
 
 
+def unavailable_tools(options: ServerOptions) -> dict[str, str]:
+    """Why each tool this configuration leaves out is not there, as the answer to a call of it."""
+    reasons: dict[str, str] = {}
+    for spec in TOOLS:
+        if spec.toolset not in options.toolsets:
+            reasons[spec.name] = (
+                f"{spec.name} is not available: its toolset '{spec.toolset}' is not enabled on this server "
+                f"(--toolsets). Nothing was done."
+            )
+        elif options.read_only and not spec.read_only:
+            reasons[spec.name] = f"{spec.name} is not available: this server is read-only. Nothing was changed."
+    return reasons
+
+
 def _instructions(options: ServerOptions) -> str:
+    tools = selected_tools(options)
     lines = [
         "Tools for one Hajatek store (Saudi e-commerce; money in SAR, times in UTC).",
-        *(f"- {_TOOLSET_MAP[name]}" for name in TOOLSETS if name in options.toolsets),
+        *(
+            "- " + ", ".join(_HINTS.get(t.name, t.name) for t in tools if t.toolset == name)
+            for name in TOOLSETS
+            if name in options.toolsets
+        ),
         "Lists are paged: when has_more is true, call again with page=next_page.",
     ]
     if options.read_only:
@@ -143,6 +165,8 @@ def _tool(spec: ToolSpec) -> Tool:
 class HajatekServer(MCPServer[Shop]):
     """The MCP server, plus the HTTP routes it needs served beside MCP (webhook receiver, OAuth consent page)."""
 
+    unavailable: dict[str, str]
+    """Tools this configuration leaves out, and why (a call of one says so instead of "unknown tool")."""
     webhook_routes: list[BaseRoute]
     webhook_status: str
     """Why the receiver is or is not served, for the start-up log."""
@@ -152,6 +176,14 @@ class HajatekServer(MCPServer[Shop]):
     def public_routes(self) -> list[BaseRoute]:
         """Routes served beside MCP that authenticate themselves (signatures, the passphrase)."""
         return [*self.webhook_routes, *self.oauth_routes]
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Shop, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        """As the SDK's, but a tool this configuration leaves out says why (read-only, toolset off)."""
+        if name in self.unavailable:
+            raise ToolError(self.unavailable[name])
+        return await super().call_tool(name, arguments, context)
 
     async def get_prompt(
         self, name: str, arguments: dict[str, Any] | None = None, context: Context[Shop, Any] | None = None
@@ -238,6 +270,7 @@ def build_server(
         **(oauth.server_arguments if oauth else {}),
     )
     server.oauth_routes = oauth.routes if oauth else []
+    server.unavailable = unavailable_tools(options)
     hub.install(server)
     resources.register(server, options, ref)
     prompts.register(server, options)

@@ -9,7 +9,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from hajatek_mcp.api import ProductCreate, ProductUpdate
+from hajatek_mcp.api import HajatekError, ProductCreate, ProductUpdate
 from hajatek_mcp.server.errors import upstream
 from hajatek_mcp.server.guards import (
     Confirm,
@@ -22,6 +22,8 @@ from hajatek_mcp.server.guards import (
     plan_update_product,
     unguarded_write,
 )
+from hajatek_mcp.server.resources import category_names
+from hajatek_mcp.server.safety import quote
 from hajatek_mcp.server.state import Shop, current_shop
 from hajatek_mcp.server.tools.base import ToolSpec
 from hajatek_mcp.server.tools.params import (
@@ -56,7 +58,18 @@ async def list_products(
         products=[ProductView.of(p) for p in result.items], page=result.page, total=result.total,
         has_more=result.has_more, next_page=result.next_page,
     )  # fmt: skip
-    return shop.result(view, _more(result.has_more, result.next_page))
+    note = _more(result.has_more, result.next_page)
+    if category is not None and not result.items and page == 1:
+        note = await _no_such_category(shop, category)
+    return shop.result(view, note)
+
+
+async def _no_such_category(shop: Shop, category: str) -> str:
+    """What to say when a category filter matches nothing: the categories that exist (read as the catalog resource
+    reads them: at most the newest 2,000 products)."""
+    known = await category_names(shop)
+    listed = ", ".join(known) if known else "none"
+    return f"No products in category {quote(category, 64)}. The catalog's categories: {listed}."
 
 
 @upstream
@@ -86,7 +99,24 @@ async def create_product(
     product = await unguarded_write(
         shop, "create_product", new.model_dump(mode="json", exclude_none=True), lambda: shop.client.create_product(new)
     )
-    return shop.result(ProductView.of(product))
+    return shop.result(ProductView.of(product), await _new_category_note(shop, category, product.id))
+
+
+async def _new_category_note(shop: Shop, category: str, product_id: str) -> str | None:
+    """A category is a slug the merchant may coin: say when a new product is its first, so a typo is noticed.
+
+    One listing request; the product exists already, so a failure here only leaves the note out.
+    """
+    try:
+        same = await shop.client.list_products(category=category, limit=2)
+    except HajatekError:
+        return None
+    if all(p.id == product_id for p in same.items):
+        return (
+            f"New category {quote(category, 64)}: no other product is in it. If that is a typo, move the product "
+            "with update_product(category=...); hajatek://catalog lists the categories."
+        )
+    return None
 
 
 @upstream
