@@ -13,7 +13,9 @@ from starlette.routing import BaseRoute
 from hajatek_mcp.server.audit import AuditLog
 from hajatek_mcp.server.oauth.consent import consent_routes
 from hajatek_mcp.server.oauth.introspection import IntrospectionVerifier
+from hajatek_mcp.server.oauth.limits import RegistrationLimiter, SignInLimiter
 from hajatek_mcp.server.oauth.provider import READ, SCOPES, WRITE, HajatekOAuthProvider
+from hajatek_mcp.server.oauth.registration import registration_route
 from hajatek_mcp.server.oauth.store import OAuthStore
 from hajatek_mcp.server.state import ExternalIssuer
 
@@ -24,7 +26,8 @@ class OAuthSetup:
     """Everything the built-in authorization server needs: its store, the provider, settings and consent routes.
 
     ``oauth.db`` and the audit log are opened here (the SDK needs the provider when the server is built); with
-    ``state_dir=None`` they live in memory.
+    ``state_dir=None`` they live in memory. The limits on registration and on consent sign-ins live in memory, per
+    process (:mod:`.limits`), on ``clock``.
     """
 
     def __init__(
@@ -37,17 +40,21 @@ class OAuthSetup:
         self.store = OAuthStore(state_dir / "oauth.db" if state_dir else None, clock=clock)
         self.audit = AuditLog(state_dir / "audit.db" if state_dir else None, clock=clock)
         self.provider = HajatekOAuthProvider(self.store, issuer=issuer, resource=self.resource, audit=self.audit)
+        registration = ClientRegistrationOptions(enabled=True, valid_scopes=list(SCOPES), default_scopes=[READ])
         self.settings = AuthSettings(
             issuer_url=AnyHttpUrl(issuer),
             resource_server_url=AnyHttpUrl(self.resource),
             required_scopes=[READ],
-            client_registration_options=ClientRegistrationOptions(
-                enabled=True, valid_scopes=list(SCOPES), default_scopes=[READ]
-            ),
+            client_registration_options=registration,
             revocation_options=RevocationOptions(enabled=True),
             validate_token_resource=True,
         )
-        self.routes: list[BaseRoute] = list(consent_routes(self.provider, passphrase))
+        self.registrations = RegistrationLimiter(clock=clock)
+        self.signins = SignInLimiter(clock=clock)
+        self.routes: list[BaseRoute] = [
+            registration_route(self.provider, registration, self.registrations),  # before the SDK's own /register
+            *consent_routes(self.provider, passphrase, self.signins),
+        ]
 
     @property
     def server_arguments(self) -> dict[str, Any]:

@@ -5,15 +5,22 @@ No JavaScript; a phone-sized layout; every value from the client is escaped. Pro
 - **CSRF**: the form carries a random token stored with the consent request; a POST without the matching token is
   refused (and the request stays unanswered);
 - **clickjacking**: ``X-Frame-Options: DENY`` and CSP ``frame-ancestors 'none'``;
-- **guessing**: the passphrase is compared in constant time, and five wrong tries void the request.
+- **guessing**: the passphrase is compared in constant time; five wrong tries void the request, and wrong passphrases
+  are limited across requests, per client address and for the whole server (:class:`~.limits.SignInLimiter`): a
+  held-back sign-in gets the page again with HTTP 429, ``Retry-After`` and the time to try again, and is refused even
+  with the right passphrase. Each wrong passphrase is logged at WARNING and audited as ``oauth.signin`` (the address
+  and the client, never what was typed).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import math
+import time
 from html import escape
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
 from mcp.server.auth.provider import AuthorizeError
@@ -22,12 +29,19 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from hajatek_mcp.server.oauth.limits import SIGNIN_WINDOW, Refusal, SignInLimiter, client_address
 from hajatek_mcp.server.oauth.provider import READ, WRITE, HajatekOAuthProvider
+from hajatek_mcp.server.oauth.registration import MAX_NAME
+from hajatek_mcp.server.safety import clean, quote
 
-__all__ = ["CONSENT_PATH", "consent_routes"]
+__all__ = ["CONSENT_PATH", "consent_routes", "held_back"]
+
+logger = logging.getLogger("hajatek_mcp.oauth")
 
 CONSENT_PATH = "/oauth/consent"
 MAX_ATTEMPTS = 5
+#: A live consent request as the store returns it: client id, parameters, CSRF token, wrong tries so far.
+_Pending: TypeAlias = tuple[str, dict[str, Any], str, int]
 
 _STYLE = """
 body{font:16px/1.5 system-ui,-apple-system,"Segoe UI",Tahoma,sans-serif;margin:0;background:#f4f5f7;color:#1d2330}
@@ -71,7 +85,8 @@ def _origin(url: str) -> str:
 
 
 def _form(request_id: str, csrf: str, client: dict[str, Any], params: dict[str, Any], error: str | None) -> str:
-    name = escape(client.get("client_name") or "An unnamed application")
+    given_name = client.get("client_name")
+    name = escape(quote(given_name, MAX_NAME) if clean(given_name) else "An unnamed application")
     redirect = escape(_origin(params["redirect_uri"]))
     asked = "read and change" if WRITE in params["scopes"] else "read only"
     write_option = (
@@ -101,50 +116,107 @@ def _form(request_id: str, csrf: str, client: dict[str, Any], params: dict[str, 
     )
 
 
-def consent_routes(provider: HajatekOAuthProvider, passphrase: SecretStr) -> list[Route]:
-    """GET shows the consent form for a pending request; POST answers it."""
+def _plural(count: int, unit: str) -> str:
+    return f"{count} {unit}{'' if count == 1 else 's'}"
+
+
+def _when(refusal: Refusal, now: float) -> str:
+    """``try again in 14 minutes (at 03:12 UTC)``, or in seconds (``at 03:12:07 UTC``) for a short wait."""
+    seconds = refusal.retry_after(now)
+    if seconds < 60:
+        at = time.strftime("%H:%M:%S", time.gmtime(math.ceil(refusal.until)))
+        return f"try again in {_plural(seconds, 'second')} (at {at} UTC)"
+    at = time.strftime("%H:%M", time.gmtime(math.ceil(refusal.until / 60) * 60))
+    return f"try again in {_plural(math.ceil(seconds / 60), 'minute')} (at {at} UTC)"
+
+
+def held_back(refusal: Refusal, now: float) -> str:
+    """What a held-back sign-in is told: why, and when to try again."""
+    if refusal.scope == "server":
+        return f"Too many wrong passphrases on this server from all addresses together: {_when(refusal, now)}."
+    if refusal.lockout:
+        return f"Too many wrong passphrases from this address: {_when(refusal, now)}."
+    return f"After wrong passphrases from this address the next try waits: {_when(refusal, now)}."
+
+
+def consent_routes(provider: HajatekOAuthProvider, passphrase: SecretStr, limiter: SignInLimiter) -> list[Route]:
+    """GET shows the consent form for a pending request; POST answers it (sign-ins limited by ``limiter``)."""
     expected = hashlib.sha256(passphrase.get_secret_value().encode()).digest()
 
     def expired() -> Response:
         return _page("Request expired", "<h1>This request has expired</h1><p>Start the connection again from your AI "
                      "application.</p>", status=400)  # fmt: skip
 
+    def form_page(request_id: str, pending: _Pending, error: str | None, status: int = 200) -> Response:
+        client_id, params, csrf, _ = pending
+        client = provider.store.client(client_id) or {"client_id": client_id}
+        body = _form(request_id, csrf, client, params, error)
+        return _page("Allow access?", body, status=status, form_target=_origin(params["redirect_uri"]))
+
+    def with_retry_after(response: Response, refusal: Refusal | None) -> Response:
+        if refusal is not None:
+            response.headers["Retry-After"] = str(refusal.retry_after(limiter.clock()))
+        return response
+
     async def show(request: Request) -> Response:
         request_id = request.query_params.get("request", "")
         pending = provider.store.pending(request_id)
         if pending is None:
             return expired()
-        client_id, params, csrf, _ = pending
-        client = provider.store.client(client_id) or {"client_id": client_id}
-        return _page("Allow access?", _form(request_id, csrf, client, params, None), form_target=_origin(
-            params["redirect_uri"]))  # fmt: skip
+        refusal = limiter.refusal(client_address(request))
+        return form_page(request_id, pending, held_back(refusal, limiter.clock()) if refusal else None)
 
-    async def answer(request: Request) -> Response:  # noqa: PLR0911  # one return per outcome of the form
+    def refused(request_id: str, pending: _Pending, address: str, refusal: Refusal) -> Response:
+        """A sign-in while held back: not compared, not counted; the page says when to try again."""
+        logger.info("refused an OAuth consent sign-in from %s for client %s: held back", address, pending[0])
+        page = form_page(request_id, pending, held_back(refusal, limiter.clock()), status=429)
+        return with_retry_after(page, refusal)
+
+    def wrong(request_id: str, pending: _Pending, address: str) -> Response:
+        """A wrong passphrase: counted, logged, audited; the request is void after its fifth."""
+        client_id, _, _, attempts = pending
+        failures, refusal = limiter.failure(address)
+        later = held_back(refusal, limiter.clock()) if refusal else ""
+        logger.warning("wrong OAuth consent passphrase from %s for client %s (%d from this address in %d minutes)%s",
+                       address, client_id, failures, SIGNIN_WINDOW // 60, f"; {later}" if refusal and refusal.lockout
+                       else "")  # fmt: skip
+        provider.audit.record("oauth.signin", {"address": address}, "refused", "not_guarded", target=client_id,
+                              detail=f"wrong passphrase from {address}")  # fmt: skip
+        provider.store.count_attempt(request_id)
+        status = 429 if refusal is not None and refusal.lockout else 401
+        if attempts + 1 >= MAX_ATTEMPTS:
+            provider.store.drop_pending(request_id)
+            page = _page("Too many attempts", f"<h1>Too many wrong passphrases</h1><p>{escape(later)} This request "
+                         "is void: start again from your AI application.</p>", status=max(status, 403))  # fmt: skip
+            return with_retry_after(page, refusal)
+        page = form_page(request_id, pending, f"Wrong passphrase. {later or 'Try again.'}", status=status)
+        return with_retry_after(page, refusal)
+
+    def sign_in(request_id: str, pending: _Pending, address: str, typed: str, scope: str) -> Response:
+        refusal = limiter.refusal(address)  # before comparing: while held back, the right passphrase fails too
+        if refusal is not None:
+            return refused(request_id, pending, address, refusal)
+        if not hmac.compare_digest(hashlib.sha256(typed.encode()).digest(), expected):
+            return wrong(request_id, pending, address)
+        limiter.success(address)
+        # The merchant decides: read-only unless they picked read-and-change, whatever the app asked for.
+        scopes = [READ, WRITE] if scope == WRITE else [READ]
+        return _secure(RedirectResponse(provider.approve(request_id, scopes, subject="merchant"), status_code=303))
+
+    async def answer(request: Request) -> Response:
         form = await request.form()
         request_id, csrf = str(form.get("request", "")), str(form.get("csrf", ""))
         pending = provider.store.pending(request_id)
         if pending is None:
             return expired()
-        client_id, params, expected_csrf, attempts = pending
-        if not hmac.compare_digest(csrf.encode(), expected_csrf.encode()):
+        if not hmac.compare_digest(csrf.encode(), pending[2].encode()):
             return _page("Refused", "<h1>Refused</h1><p>This form did not come from this page (CSRF check). Open the "
                          "link from your AI application again.</p>", status=403)  # fmt: skip
         try:
             if form.get("action") == "deny":
                 return _secure(RedirectResponse(provider.deny(request_id), status_code=303))
-            given = hashlib.sha256(str(form.get("passphrase", "")).encode()).digest()
-            if not hmac.compare_digest(given, expected):
-                provider.store.count_attempt(request_id)
-                if attempts + 1 >= MAX_ATTEMPTS:
-                    provider.store.drop_pending(request_id)
-                    return _page("Too many attempts", "<h1>Too many wrong passphrases</h1><p>Start again from your "
-                                 "AI application.</p>", status=403)  # fmt: skip
-                client = provider.store.client(client_id) or {"client_id": client_id}
-                body = _form(request_id, expected_csrf, client, params, "Wrong passphrase; try again.")
-                return _page("Allow access?", body, status=401, form_target=_origin(params["redirect_uri"]))
-            # The merchant decides: read-only unless they picked read-and-change, whatever the app asked for.
-            scopes = [READ, WRITE] if form.get("scope") == WRITE else [READ]
-            return _secure(RedirectResponse(provider.approve(request_id, scopes, subject="merchant"), status_code=303))
+            return sign_in(request_id, pending, client_address(request), str(form.get("passphrase", "")),
+                           str(form.get("scope", "")))  # fmt: skip
         except AuthorizeError:
             return expired()
 

@@ -1,9 +1,9 @@
 """The built-in OAuth 2.1 authorization server, as the MCP SDK's ``OAuthAuthorizationServerProvider``.
 
-The SDK serves the endpoints (metadata, ``/register``, ``/authorize``, ``/token``, ``/revoke``, protected resource
-metadata) and checks PKCE (S256), redirect URIs, code expiry and bearer tokens; this class keeps the state
-(:class:`~hajatek_mcp.server.oauth.store.OAuthStore`) and sends ``/authorize`` to the consent page, where the
-merchant signs in with the admin passphrase and picks the scope.
+The SDK serves the endpoints (metadata, ``/register`` behind this package's limits in :mod:`.registration`,
+``/authorize``, ``/token``, ``/revoke``, protected resource metadata) and checks PKCE (S256), redirect URIs, code
+expiry and bearer tokens; this class keeps the state (:class:`~hajatek_mcp.server.oauth.store.OAuthStore`) and sends
+``/authorize`` to the consent page, where the merchant signs in with the admin passphrase and picks the scope.
 
 Scopes: ``store.read`` (every tool that reads) and ``store.write`` (tools that change the store; it comes with
 ``store.read``). Access tokens live an hour, refresh tokens 30 days; a refresh rotates both. Tokens are bound to
@@ -22,12 +22,15 @@ from mcp.server.auth.provider import (
     AuthorizationParams,
     AuthorizeError,
     RefreshToken,
+    RegistrationError,
     TokenError,
 )
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 
 from hajatek_mcp.server.audit import AuditLog
-from hajatek_mcp.server.oauth.store import Grant, OAuthStore, new_secret
+from hajatek_mcp.server.oauth.registration import check_client
+from hajatek_mcp.server.oauth.store import MAX_UNAUTHORIZED_CLIENTS, Grant, OAuthStore, new_secret
+from hajatek_mcp.server.safety import quote
 
 __all__ = ["READ", "SCOPES", "WRITE", "HajatekOAuthProvider"]
 
@@ -58,10 +61,22 @@ class HajatekOAuthProvider:
         return None if info is None else OAuthClientInformationFull.model_validate(info)
 
     async def register_client(self, client_info: OAuthClientInformationFull) -> None:
+        """Keep a registration that passes :func:`check_client` (its name cleaned) while the store has room.
+
+        Not audited: the audit log records the store's write attempts, not what strangers call themselves.
+        """
         assert client_info.client_id is not None  # noqa: S101  # the SDK assigns it before calling us
-        self.store.save_client(client_info.client_id, client_info.model_dump(mode="json", exclude_none=True))
-        self.audit.record("oauth.register", {"client_name": client_info.client_name}, "executed", "not_guarded",
-                          target=client_info.client_id)  # fmt: skip
+        check_client(client_info)
+        if not self.store.add_client(client_info.client_id, client_info.model_dump(mode="json", exclude_none=True)):
+            logger.warning("refused an OAuth client registration: %d registered apps are still unauthorized",
+                           MAX_UNAUTHORIZED_CLIENTS)  # fmt: skip
+            raise RegistrationError(
+                "invalid_client_metadata",
+                f"this server already holds {MAX_UNAUTHORIZED_CLIENTS} registered apps that were never authorized, "
+                "its limit; unused registrations are forgotten after 24 hours, and the operator can remove one now "
+                "with `hajatek-mcp oauth revoke CLIENT_ID` (`hajatek-mcp oauth clients` lists them)",
+            )
+        logger.info("registered OAuth client %s named %s", client_info.client_id, quote(client_info.client_name))
 
     # -- authorization: to the consent page, and back with a code ----------------------------------------------------
 
@@ -86,6 +101,7 @@ class HajatekOAuthProvider:
         client_id, params, _, _ = pending
         code = new_secret("hjk_code_")
         self.store.add_code(code, client_id, {**params, "scopes": scopes, "subject": subject}, CODE_TTL)
+        self.store.mark_authorized(client_id)
         self.audit.record("oauth.grant", {"scopes": scopes}, "executed", "host", target=client_id)
         return _with_query(params["redirect_uri"], code=code, state=params.get("state"))
 

@@ -3,6 +3,9 @@
 Secrets are never stored: authorization codes, access and refresh tokens are kept as SHA-256 digests, so a copy of
 the file grants nothing. Every issued token belongs to a *grant* (one consent); refreshing rotates the grant's tokens
 and revoking removes the whole grant. Nothing else opens this file.
+
+Registrations are bounded, since anyone may register: one never authorized is forgotten after a day, and at most
+:data:`MAX_UNAUTHORIZED_CLIENTS` of them are kept (the next registration is refused until there is room).
 """
 
 from __future__ import annotations
@@ -18,11 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Grant", "OAuthStore", "digest", "new_secret"]
+__all__ = ["MAX_UNAUTHORIZED_CLIENTS", "UNAUTHORIZED_CLIENT_TTL", "Grant", "OAuthStore", "digest", "new_secret"]
+
+#: Registered clients never authorized (no consent given yet) kept at most, and for how long (seconds).
+MAX_UNAUTHORIZED_CLIENTS = 1000
+UNAUTHORIZED_CLIENT_TTL = 86400.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS clients (
-    client_id TEXT PRIMARY KEY, info TEXT NOT NULL, created_at REAL NOT NULL
+    client_id TEXT PRIMARY KEY, info TEXT NOT NULL, created_at REAL NOT NULL, authorized_at REAL
 );
 CREATE TABLE IF NOT EXISTS pending (
     id TEXT PRIMARY KEY, client_id TEXT NOT NULL, params TEXT NOT NULL, csrf TEXT NOT NULL,
@@ -72,15 +79,43 @@ class OAuthStore:
         if path is not None:
             self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.executescript(_SCHEMA)
+        self._migrate()
         self._lock = threading.Lock()
+
+    def _migrate(self) -> None:
+        """A file from before registrations were bounded: add ``authorized_at``; clients that got a grant have it."""
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(clients)")}
+        if "authorized_at" not in columns:
+            self._conn.execute("ALTER TABLE clients ADD COLUMN authorized_at REAL")
+            self._conn.execute("UPDATE clients SET authorized_at = created_at WHERE client_id IN "
+                               "(SELECT client_id FROM tokens UNION SELECT client_id FROM codes)")  # fmt: skip
 
     def _run(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         with self._lock:
             return self._conn.execute(sql, params)
 
     # clients
-    def save_client(self, client_id: str, info: dict[str, Any]) -> None:
-        self._run("INSERT OR REPLACE INTO clients VALUES (?, ?, ?)", (client_id, json.dumps(info), self.clock()))
+    def add_client(self, client_id: str, info: dict[str, Any]) -> bool:
+        """Keep a new registration; False (nothing kept) when :data:`MAX_UNAUTHORIZED_CLIENTS` are waiting already.
+
+        Registrations never authorized for :data:`UNAUTHORIZED_CLIENT_TTL` are forgotten first.
+        """
+        now = self.clock()
+        with self._lock, self._conn:  # one transaction: one commit
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute("DELETE FROM clients WHERE authorized_at IS NULL AND created_at < ?",
+                               (now - UNAUTHORIZED_CLIENT_TTL,))  # fmt: skip
+            added = self._conn.execute(
+                "INSERT INTO clients (client_id, info, created_at) SELECT ?, ?, ? "
+                "WHERE (SELECT count(*) FROM clients WHERE authorized_at IS NULL) < ?",
+                (client_id, json.dumps(info), now, MAX_UNAUTHORIZED_CLIENTS),
+            )
+            return added.rowcount == 1
+
+    def mark_authorized(self, client_id: str) -> None:
+        """The merchant granted ``client_id`` access: it is no longer an unused registration."""
+        self._run("UPDATE clients SET authorized_at = ? WHERE client_id = ? AND authorized_at IS NULL",
+                  (self.clock(), client_id))  # fmt: skip
 
     def client(self, client_id: str) -> dict[str, Any] | None:
         row = self._run("SELECT info FROM clients WHERE client_id = ?", (client_id,)).fetchone()
