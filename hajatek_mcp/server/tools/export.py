@@ -16,6 +16,7 @@ from pydantic import Field
 
 from hajatek_mcp.api import Order
 from hajatek_mcp.server.errors import upstream
+from hajatek_mcp.server.safety import clean, present
 from hajatek_mcp.server.state import Shop, current_shop
 from hajatek_mcp.server.tools.base import ToolSpec
 from hajatek_mcp.server.tools.params import OrderStatus
@@ -50,10 +51,11 @@ def _row(order: Order) -> list[str]:
     created = order.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if order.created_at else ""
     products = ";".join(f"{i.quantity}x{i.product_id}" for i in order.items)
     money = (order.subtotal, order.shipping, order.vat, order.total)
-    return [
+    cells = [
         order.id, created, order.status, order.customer_id or "", str(sum(i.quantity for i in order.items)), products,
         *("" if m is None else f"{m:.2f}" for m in money), order.currency,
     ]  # fmt: skip
+    return [clean(cell) or "" for cell in cells]  # ids and statuses come from outside too
 
 
 @upstream
@@ -114,7 +116,7 @@ async def export_orders(
         first=first.strftime("%Y-%m-%dT%H:%MZ") if first else None,
         last=last.strftime("%Y-%m-%dT%H:%MZ") if last else None,
     )  # fmt: skip
-    structured = summary.model_dump(mode="json", exclude_none=True)
+    structured = present(summary.model_dump(mode="json", exclude_none=True))
     note = "[sandbox store] " if shop.options.sandbox else ""
     brief = compact_json({k: v for k, v in structured.items() if k != "columns"})
     return CallToolResult(
