@@ -84,7 +84,7 @@ async def test_read_only_registers_no_tool_that_writes(connect: Connect) -> None
         assert all(t.annotations and t.annotations.read_only_hint for t in tools)
         result = await client.call_tool("update_order_status", {"order_id": "ord_000001", "status": "shipped"})
         assert result.is_error
-        assert "Unknown tool" in result.content[0].text  # type: ignore[union-attr]
+        assert "update_order_status is not available: this server is read-only" in result.content[0].text  # type: ignore[union-attr]
         assert client.instructions is not None
         assert "Read-only mode" in client.instructions
 
