@@ -1,26 +1,82 @@
-"""``hajatek-mcp doctor``: is everything in place? Configuration, connection, store, budget, webhooks, state.
+"""``hajatek-mcp doctor``: is everything in place? Configuration, data dir and state, connection, store, budget,
+webhooks.
 
-Secrets are shown only as set or unset. The exit code is 0 only when everything the server needs works; optional
-parts that are off (the webhook receiver, OAuth) are reported, not failed.
+The whole checklist always runs: a malformed setting is one failed line, and the checks that do not depend on it go
+on. Secrets are shown only as set or unset. The exit code is 0 only when everything the server needs works; optional
+parts that are off (the webhook receiver, OAuth) are reported, not failed, and warnings do not fail.
 """
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from hajatek_mcp.api import APIConnectionError, AuthenticationError, HajatekClient, HajatekError, NotFoundError
-from hajatek_mcp.scripting import echo
-from hajatek_mcp.settings import Settings
+import httpx2
 
-__all__ = ["run_doctor"]
+from hajatek_mcp.api import APIConnectionError, AuthenticationError, HajatekClient, HajatekError, NotFoundError
+from hajatek_mcp.scripting import echo, plural
+from hajatek_mcp.server.events import WEBHOOK_PATH
+from hajatek_mcp.server.statefile import (
+    SANDBOX_DB,
+    SANDBOX_DB_FIX,
+    STATE_FILES,
+    StateFileError,
+    check_state_file,
+    data_dir_problem,
+)
+from hajatek_mcp.settings import ENV_PREFIX, Settings, SettingsError
+
+__all__ = ["Malformed", "WebhookPort", "read_settings", "run_doctor"]
+
+#: Settings without which the connection check would go to the wrong place or with the wrong key: skipped instead.
+_CONNECTION_SETTINGS = frozenset(ENV_PREFIX + name for name in ("API_KEY", "STORE_ID", "BASE_URL"))
+
+
+@dataclass(frozen=True)
+class Malformed:
+    """The settings that failed to parse: {variable: the one-line error}; doctor goes on without them."""
+
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.errors
+
+
+@dataclass(frozen=True)
+class WebhookPort:
+    """``doctor --webhook-port``: where the stdio server's webhook listener would listen, and whether it can."""
+
+    host: str
+    port: int
+    problem: str | None
+    """Why it cannot bind there (one line with the fix), or None when the port is free."""
+
+
+def read_settings(env: Mapping[str, str]) -> tuple[Settings, Malformed]:
+    """Settings from ``env``, each malformed ``HAJATEK_*`` variable left out (and reported) so the rest is checked."""
+    remaining = dict(env)
+    errors: dict[str, str] = {}
+    while True:
+        try:
+            return Settings.from_env(remaining), Malformed(errors)
+        except SettingsError as exc:
+            # The message names the variable first (a rule across two names both; dropping one that is set fixes it).
+            named = [name for name in re.findall(rf"{ENV_PREFIX}[A-Z_]+", str(exc)) if name in remaining]
+            errors[named[0] if named else "?"] = str(exc)
+            if not named:
+                break
+            del remaining[named[0]]
+    outside = {name: value for name, value in env.items() if not name.startswith(ENV_PREFIX)}
+    return Settings.from_env({**outside, "HAJATEK_DATA_DIR": env.get("HAJATEK_DATA_DIR", "")}), Malformed(errors)
 
 
 class Report:
     def __init__(self) -> None:
         self.problems: list[str] = []
+        self.warnings: list[str] = []
 
     def ok(self, text: str) -> None:
         echo(f"  ok    {text}")
@@ -28,41 +84,39 @@ class Report:
     def note(self, text: str) -> None:
         echo(f"  --    {text}")
 
+    def warn(self, text: str) -> None:
+        echo(f"  WARN  {text}")
+        self.warnings.append(text)
+
     def fail(self, text: str) -> None:
         echo(f"  FAIL  {text}")
         self.problems.append(text)
 
 
-def _writable(directory: Path) -> bool:
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=directory):
-            return True
-    except OSError:
-        return False
-
-
-def _configuration(settings: Settings, report: Report, *, sandbox: bool) -> None:
+def _configuration(settings: Settings, malformed: Malformed, report: Report, *, sandbox: bool) -> None:
     echo("Configuration")
+    for message in malformed.errors.values():
+        report.fail(message)
     if sandbox:
         report.note("--sandbox: the embedded demo store (HAJATEK_API_KEY and HAJATEK_STORE_ID are not needed)")
     else:
         for name, present in (("HAJATEK_API_KEY", settings.api_key is not None),
                               ("HAJATEK_STORE_ID", settings.store_id is not None)):  # fmt: skip
+            if name in malformed:
+                continue
             if present:
                 report.ok(f"{name} is set" + (f" ({settings.store_id})" if name == "HAJATEK_STORE_ID" else ""))
             else:
                 report.fail(f"{name} is not set: copy it from the Hajatek dashboard, or try --sandbox")
-        report.ok(f"HAJATEK_BASE_URL {settings.base_url}, HAJATEK_PLAN {settings.plan}")
-    if _writable(settings.data_dir):
-        report.ok(f"HAJATEK_DATA_DIR {settings.data_dir} is writable")
-    else:
-        report.fail(f"HAJATEK_DATA_DIR {settings.data_dir} is not writable: choose a directory this user may write")
+        shown = [f"{ENV_PREFIX}{name.upper()} {getattr(settings, name)}" for name in ("base_url", "plan")
+                 if f"{ENV_PREFIX}{name.upper()}" not in malformed]  # fmt: skip
+        if shown:
+            report.ok(", ".join(shown))
     if settings.webhook_secret is not None:
         report.ok("HAJATEK_WEBHOOK_SECRET is set: the webhook receiver can start")
     elif sandbox:
         report.note("webhooks: the sandbox delivers its own signed events in-process (a per-run secret)")
-    else:
+    elif "HAJATEK_WEBHOOK_SECRET" not in malformed:
         report.note("HAJATEK_WEBHOOK_SECRET is unset: no webhook receiver (events stay off)")
     if settings.oauth_issuer:
         passphrase = settings.oauth_passphrase is not None or settings.oauth_external_issuer is not None
@@ -72,7 +126,31 @@ def _configuration(settings: Settings, report: Report, *, sandbox: bool) -> None
         )
 
 
-async def _connection(client: HajatekClient, report: Report) -> None:
+def _state(settings: Settings, report: Report, *, sandbox: bool) -> bool:
+    """The data dir and the state files in it; False when the ``--sandbox`` store cannot be opened."""
+    echo(f"Data dir {settings.data_dir}")
+    problem = data_dir_problem(settings.data_dir)
+    if problem is not None:
+        report.fail(problem)
+        return False
+    report.ok("HAJATEK_DATA_DIR is a writable directory")
+    files: list[tuple[Path, str, str | None]] = [(settings.data_dir / n, what, None) for n, what in STATE_FILES.items()]
+    files.append((settings.data_dir / SANDBOX_DB, "the --sandbox demo store", SANDBOX_DB_FIX))
+    usable = True
+    for path, what, fix in files:
+        if not path.exists():
+            continue
+        try:
+            check_state_file(path, what, fix=fix)
+        except StateFileError as exc:
+            report.fail(str(exc))
+            usable = usable and path.name != SANDBOX_DB
+        else:
+            report.ok(f"{path.name} ({what}) opens")
+    return usable or not sandbox
+
+
+async def _connection(client: HajatekClient, report: Report, *, plan: str | None) -> None:
     echo(f"Connection to {client.base_url}")
     try:
         store = await client.get_store()
@@ -90,13 +168,18 @@ async def _connection(client: HajatekClient, report: Report) -> None:
         report.fail(str(exc))
         return
     report.ok(f"store {store.name} ({store.id}), currency {store.currency}, plan {store.plan or 'unknown'}")
+    if plan is not None and store.plan and store.plan != plan:
+        report.warn(f"HAJATEK_PLAN is {plan} but the store is on the {store.plan} plan: set HAJATEK_PLAN={store.plan} "
+                    "so the request budget matches the store's")  # fmt: skip
     try:
         products = await client.list_products(limit=1)
         orders = await client.list_orders(limit=1)
     except HajatekError as exc:
         report.fail(f"the store answered, but listing failed: {exc}")
         return
-    report.ok(f"catalog {products.total} products, {orders.total} orders")
+    counts = [plural(total, noun) if total is not None else f"{noun}s (no count)"
+              for total, noun in ((products.total, "product"), (orders.total, "order"))]  # fmt: skip
+    report.ok(f"catalog {', '.join(counts)}")
     budget = client.rate_limit_state()
     if budget.limit is None:
         report.ok("rate budget: unlimited")
@@ -104,18 +187,54 @@ async def _connection(client: HajatekClient, report: Report) -> None:
         report.ok(f"rate budget {budget.remaining}/{budget.limit} requests left in this window")
 
 
+async def _webhook_port(webhook: WebhookPort, report: Report) -> None:
+    """Can ``--webhook-port`` listen there? A port held by a running hajatek-mcp's own listener is fine."""
+    echo(f"Webhook listener (--webhook-port {webhook.port})")
+    if webhook.problem is None:
+        report.ok(f"port {webhook.port} on {webhook.host} is free: the listener can start there")
+        return
+    url = f"http://{webhook.host}:{webhook.port}{WEBHOOK_PATH}"
+    try:  # an unsigned POST: our listener refuses it with 401 naming the signature, and stores nothing
+        async with httpx2.AsyncClient(timeout=1.0) as http:
+            answer = await http.post(url, content=b"{}", headers={"content-type": "application/json"})
+        ours = answer.status_code == 401 and "signature" in answer.text.lower()
+    except httpx2.HTTPError:
+        ours = False
+    if ours:
+        report.ok(f"a hajatek-mcp webhook listener already answers at {url}")
+    else:
+        report.fail(webhook.problem)
+
+
 async def run_doctor(
-    settings: Settings, connect: Callable[[], AbstractAsyncContextManager[HajatekClient]] | None, *, sandbox: bool
+    settings: Settings,
+    connect: Callable[[], AbstractAsyncContextManager[HajatekClient]] | None,
+    *,
+    sandbox: bool,
+    malformed: Malformed | None = None,
+    webhook: WebhookPort | None = None,
 ) -> int:
     """Print the report; 0 when everything needed works. ``connect`` is None when credentials are missing."""
+    malformed = malformed or Malformed()
     report = Report()
-    _configuration(settings, report, sandbox=sandbox)
-    if connect is not None:
+    _configuration(settings, malformed, report, sandbox=sandbox)
+    state_usable = _state(settings, report, sandbox=sandbox)
+    skipped = sorted(_CONNECTION_SETTINGS.intersection(malformed.errors)) if not sandbox else []
+    if skipped:
+        echo("Connection")
+        report.note(f"skipped until {', '.join(skipped)} is fixed")
+    elif not state_usable:
+        echo("Connection")
+        report.note("skipped: the --sandbox store cannot be opened (see above)")
+    elif connect is not None:
         async with connect() as client:
-            await _connection(client, report)
+            await _connection(client, report, plan=None if sandbox or "HAJATEK_PLAN" in malformed else settings.plan)
+    if webhook is not None:
+        await _webhook_port(webhook, report)
     echo("")
+    warned = f" ({plural(len(report.warnings), 'warning')} above)" if report.warnings else ""
     if report.problems:
-        echo(f"{len(report.problems)} problem{'s' if len(report.problems) > 1 else ''} to fix (see FAIL above).")
+        echo(f"{plural(len(report.problems), 'problem')} to fix (see FAIL above){warned}.")
         return 1
-    echo("Everything needed works." + (" (sandbox)" if sandbox else ""))
+    echo("Everything needed works." + (" (sandbox)" if sandbox else "") + warned)
     return 0

@@ -1,20 +1,48 @@
-"""``hajatek-mcp tools`` and ``hajatek-mcp call``: the server's tools from a terminal, through a real MCP client."""
+"""``hajatek-mcp tools`` and ``hajatek-mcp call``: the server's tools from a terminal, through a real MCP client.
+
+On a terminal, ``call`` is an elicitation-capable client: a guarded change shows its question and asks y/N (the
+person at the keyboard is the human in the loop). ``--yes`` answers yes for scripts. Without either, the client
+declares no elicitation and the server answers with its preview and a confirmation token, as to any such client.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
+import anyio
 from mcp import Client
+from mcp.client import ClientRequestContext
+from mcp.client.session import ElicitationFnT
 from mcp.server.mcpserver import MCPServer
-from mcp.types import CallToolResult, EmbeddedResource, TextContent, TextResourceContents
+from mcp.types import (
+    CallToolResult,
+    ElicitRequestFormParams,
+    ElicitRequestParams,
+    ElicitResult,
+    EmbeddedResource,
+    TextContent,
+    TextResourceContents,
+)
 
 from hajatek_mcp.server import Shop
 from hajatek_mcp.settings import SettingsError
 
-__all__ = ["call_tool", "echo", "parse_arguments", "print_tools", "render"]
+__all__ = [
+    "Confirming",
+    "call_tool",
+    "echo",
+    "parse_arguments",
+    "plural",
+    "print_tools",
+    "render",
+    "terminal_confirmation",
+]
+
+#: How ``call`` answers a confirmation question: ask on the terminal, answer yes (``--yes``).
+Confirming = Literal["ask", "yes"]
 
 
 def echo(text: str = "", *, err: bool = False) -> None:
@@ -22,6 +50,11 @@ def echo(text: str = "", *, err: bool = False) -> None:
     stream = sys.stderr if err else sys.stdout
     stream.write(text + "\n")
     stream.flush()
+
+
+def plural(count: int, noun: str, plural_form: str | None = None) -> str:
+    """``1 item``, ``2 items``, ``0 items``; ``plural_form`` for nouns that do not just take an s."""
+    return f"{count} {noun if count == 1 else plural_form or noun + 's'}"
 
 
 def parse_arguments(pairs: Sequence[str], json_object: str | None) -> dict[str, Any]:
@@ -69,8 +102,57 @@ async def print_tools(server: MCPServer[Shop]) -> int:
     return 0
 
 
-async def call_tool(server: MCPServer[Shop], name: str, arguments: dict[str, Any]) -> int:
-    async with Client(server) as client:
+def _read_answer(prompt: str) -> str | None:
+    """One line typed on the terminal (the prompt on stderr: stdout is the call's result); None at end of input."""
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    line = sys.stdin.readline()
+    return line if line else None
+
+
+def terminal_confirmation(*, assume_yes: bool) -> ElicitationFnT:
+    """An elicitation callback for the terminal: show the server's question on stderr and read y/N from stdin.
+
+    It answers only yes/no forms (every required field a boolean, as the guards' ``confirm``); anything else is
+    cancelled with a note, so nothing is ever accepted that the person did not see. ``assume_yes`` answers yes without
+    reading (``--yes``), after showing the question all the same.
+    """
+
+    async def confirm(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        if not isinstance(params, ElicitRequestFormParams):
+            echo(f"hajatek-mcp: the server asks to open a web page ({params.url}); a terminal cannot, so the call is "
+                 "cancelled", err=True)  # fmt: skip
+            return ElicitResult(action="cancel")
+        properties: dict[str, Any] = params.requested_schema.get("properties", {})
+        yes = {name: True for name, spec in properties.items() if spec.get("type") == "boolean"}
+        if set(params.requested_schema.get("required", [])) - set(yes):
+            echo("hajatek-mcp: the server asks for more than a yes or no; answer it from an MCP client (Claude "
+                 "Desktop, Inspector). The call is cancelled.", err=True)  # fmt: skip
+            return ElicitResult(action="cancel")
+        echo(params.message, err=True)
+        if assume_yes:
+            echo("--yes: answered yes", err=True)
+            return ElicitResult(action="accept", content=yes)
+        answer = await anyio.to_thread.run_sync(_read_answer, "[y/N] ")
+        if answer is None:
+            echo("", err=True)
+            return ElicitResult(action="cancel")
+        if answer.strip().lower() in {"y", "yes"}:
+            return ElicitResult(action="accept", content=yes)
+        return ElicitResult(action="decline")
+
+    return confirm
+
+
+async def call_tool(
+    server: MCPServer[Shop], name: str, arguments: dict[str, Any], *, confirming: Confirming | None = None
+) -> int:
+    """Call ``name`` and print what the model would read; 1 when the tool answered with an error.
+
+    ``confirming`` makes the client elicitation-capable (see the module docstring); None keeps today's token path.
+    """
+    callback = terminal_confirmation(assume_yes=confirming == "yes") if confirming else None
+    async with Client(server, elicitation_callback=callback) as client:
         result = await client.call_tool(name, arguments)
     text = render(result)
     echo(text, err=result.is_error)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from hajatek_mcp.cli import main
+from hajatek_mcp.cli import ExitCode, main
 from hajatek_mcp.sandbox import SandboxConfig, create_app
 from tests.conftest import CANARY_API_KEY
 
@@ -92,3 +92,55 @@ def test_an_unreachable_base_url_is_reported(clean_env: pytest.MonkeyPatch, caps
     clean_env.setenv("HAJATEK_BASE_URL", f"http://127.0.0.1:{port}/v1")
     assert main(["doctor"]) == 1
     assert "cannot reach http://127.0.0.1:" in capsys.readouterr().out
+
+
+def test_a_malformed_setting_fails_one_check_and_the_rest_still_runs(
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clean_env.setenv("HAJATEK_PLAN", "platinum")
+    clean_env.setenv("HAJATEK_TIMEOUT", "soon")
+    assert main(["doctor", "--sandbox"]) == ExitCode.CONFIGURATION
+    out = capsys.readouterr().out
+    assert "FAIL  HAJATEK_PLAN is invalid" in out
+    assert "FAIL  HAJATEK_TIMEOUT is invalid" in out
+    assert "HAJATEK_DATA_DIR is a writable directory" in out
+    assert "store Souq Al-Noor (str_sandbox)" in out
+    assert "2 problems to fix" in out
+
+
+def test_a_malformed_base_url_skips_the_connection_instead_of_guessing_one(
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clean_env.setenv("HAJATEK_API_KEY", "sk_live_x")
+    clean_env.setenv("HAJATEK_STORE_ID", "str_x")
+    clean_env.setenv("HAJATEK_BASE_URL", "api.hajatek.com")
+    assert main(["doctor"]) == ExitCode.CONFIGURATION
+    out = capsys.readouterr().out
+    assert "FAIL  HAJATEK_BASE_URL is invalid" in out
+    assert "skipped until HAJATEK_BASE_URL is fixed" in out
+    assert "HAJATEK_API_KEY is set" in out
+
+
+def test_a_plan_that_differs_from_the_stores_is_a_warning(
+    clean_env: pytest.MonkeyPatch, standalone_sandbox: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clean_env.setenv("HAJATEK_API_KEY", "sk_sandbox_starter")
+    clean_env.setenv("HAJATEK_STORE_ID", "str_sandbox")
+    clean_env.setenv("HAJATEK_BASE_URL", standalone_sandbox)
+    clean_env.setenv("HAJATEK_PLAN", "pro")
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "WARN  HAJATEK_PLAN is pro but the store is on the starter plan: set HAJATEK_PLAN=starter" in out
+    assert "Everything needed works. (1 warning above)" in out
+
+
+def test_a_data_dir_that_is_a_file_is_a_failed_check_not_a_crash(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    not_a_dir = tmp_path / "data"
+    not_a_dir.write_text("a file\n")
+    clean_env.setenv("HAJATEK_DATA_DIR", str(not_a_dir))
+    assert main(["doctor", "--sandbox"]) == ExitCode.FAILED
+    out = capsys.readouterr().out
+    assert f"FAIL  HAJATEK_DATA_DIR {not_a_dir} is a file, not a directory" in out
+    assert "skipped: the --sandbox store cannot be opened" in out

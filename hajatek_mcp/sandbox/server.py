@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import socket
+
 from .config import API_KEYS, STORE_ID, SandboxConfig
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "banner", "base_url", "serve"]
@@ -47,10 +50,26 @@ def banner(config: SandboxConfig, host: str = DEFAULT_HOST, port: int = DEFAULT_
     return "\n".join(lines)
 
 
-def serve(config: SandboxConfig | None = None, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
-    """Run the sandbox under uvicorn until interrupted (blocking). Loopback by default."""
+def serve(
+    config: SandboxConfig | None = None,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    *,
+    sockets: list[socket.socket] | None = None,
+) -> None:
+    """Run the sandbox under uvicorn until interrupted (blocking). Loopback by default.
+
+    ``sockets``: already bound listening sockets to serve on (the CLI binds first, so a busy port is reported before
+    anything starts); ``host`` and ``port`` are then only shown in the log. Logs, the access log included, go to
+    stderr: stdout carries only the banner.
+    """
     import uvicorn  # noqa: PLC0415 -- imported only when serving, so importing the package stays light
+    from uvicorn.config import LOGGING_CONFIG  # noqa: PLC0415 -- same reason
 
     from .app import create_app  # noqa: PLC0415 -- same reason
 
-    uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    log_config["handlers"]["access"]["stream"] = "ext://sys.stderr"  # uvicorn's default is stdout
+    server = uvicorn.Server(uvicorn.Config(create_app(config), host=host, port=port, log_config=log_config,
+                                           log_level="info"))  # fmt: skip
+    server.run(sockets=sockets)

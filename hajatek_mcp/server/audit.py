@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from hajatek_mcp.server.safety import clean, present
+from hajatek_mcp.server.statefile import opening
 
 __all__ = ["AuditLog", "ConfirmPath", "Outcome"]
 
@@ -83,15 +84,16 @@ class AuditLog:
     def __init__(self, path: Path | None, *, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         target = ":memory:" if path is None else str(path)
-        self._conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
-        if path is not None:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute(_SCHEMA)
-        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(audit)")}
-        if "before" not in columns:
-            for statement in _MIGRATIONS:
-                self._conn.execute(statement)
+        with opening(path, "the audit log"):  # a damaged file is named, and never deleted
+            self._conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+            if path is not None:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute(_SCHEMA)
+            columns = {row[1] for row in self._conn.execute("PRAGMA table_info(audit)")}
+            if "before" not in columns:
+                for statement in _MIGRATIONS:
+                    self._conn.execute(statement)
         self._lock = threading.Lock()
 
     def record(
@@ -119,13 +121,14 @@ class AuditLog:
                 row,
             )
 
-    def history(self, target: str, *, since: float) -> list[dict[str, Any]]:
-        """Entries for ``target`` recorded at or after ``since`` (epoch seconds), newest first, with ``before``."""
+    def history(self, target: str, *, since: float, limit: int = 1000) -> list[dict[str, Any]]:
+        """The newest ``limit`` entries for ``target`` recorded at or after ``since`` (epoch seconds), newest first,
+        with ``before``."""
         with self._lock:
             rows = self._conn.execute(
                 "SELECT tool, arguments, outcome, path, before FROM audit WHERE target = ? AND at >= ? "
-                "ORDER BY seq DESC",
-                (target, since),
+                "ORDER BY seq DESC LIMIT ?",
+                (target, since, limit),
             ).fetchall()
         return [
             {"tool": tool, "arguments": json.loads(arguments), "outcome": outcome, "path": path,

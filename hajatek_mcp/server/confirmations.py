@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from hajatek_mcp.server.statefile import opening
+
 __all__ = ["ConfirmationError", "ConfirmationStore", "fingerprint"]
 
 _SCHEMA = """
@@ -52,10 +54,11 @@ class ConfirmationStore:
         self.ttl = ttl
         self._clock = clock
         target = ":memory:" if path is None else str(path)
-        self._conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
-        if path is not None:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute(_SCHEMA)
+        with opening(path, "the confirmation tokens"):
+            self._conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+            if path is not None:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute(_SCHEMA)
         self._lock = threading.Lock()
 
     def issue(self, tool: str, arguments: Mapping[str, Any], state: str) -> str:

@@ -36,6 +36,7 @@ from starlette.routing import Route
 
 from hajatek_mcp.api import InvalidSignatureError, WebhookEvent, verify_signature
 from hajatek_mcp.api.webhooks import SIGNATURE_HEADER
+from hajatek_mcp.server.statefile import opening
 
 __all__ = ["EVENTS_URI", "MAX_WEBHOOK_BODY", "WEBHOOK_PATH", "EventHub", "EventInbox", "webhook_route"]
 
@@ -89,15 +90,16 @@ class EventInbox:
         self.retention = retention_days * 86400
         self.max_age = max_age
         self._clock = clock
-        self._conn = sqlite3.connect(":memory:" if path is None else str(path), check_same_thread=False,
-                                     isolation_level=None)  # fmt: skip
-        if path is not None:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")  # committed means on disk before the 2xx
-        upgrading = self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'seen'").fetchone() is None
-        self._conn.executescript(_SCHEMA)
-        if upgrading:
-            self._conn.execute(_BACKFILL_SEEN)
+        with opening(path, "the event inbox"):  # a damaged file is named, and never deleted
+            self._conn = sqlite3.connect(":memory:" if path is None else str(path), check_same_thread=False,
+                                         isolation_level=None)  # fmt: skip
+            if path is not None:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=FULL")  # committed means on disk before the 2xx
+            upgrading = self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'seen'").fetchone() is None
+            self._conn.executescript(_SCHEMA)
+            if upgrading:
+                self._conn.execute(_BACKFILL_SEEN)
         self._lock = threading.Lock()
 
     @property

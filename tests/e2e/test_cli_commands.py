@@ -6,7 +6,17 @@ import json
 import subprocess
 from pathlib import Path
 
-from tests.e2e.conftest import ALL_TOOLS, READ_TOOLS, TOOLSETS, WRITE_TOOLS, server_env
+import httpx2
+
+from tests.e2e.conftest import (
+    ALL_TOOLS,
+    READ_TOOLS,
+    TOOLSETS,
+    WRITE_TOOLS,
+    free_port,
+    server_env,
+    wait_until_listening,
+)
 
 
 def hajatek_mcp(script: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -36,6 +46,12 @@ def test_tools_lists_the_twelve_tools_each_marked_read_or_write(script: Path, en
     table = tool_table(result.stdout)
     assert list(table) == ALL_TOOLS
     assert table == {name: "write" if name in WRITE_TOOLS else "read" for name in ALL_TOOLS}
+
+
+def test_global_flags_also_go_before_the_command(script: Path, env: dict[str, str]) -> None:
+    result = hajatek_mcp(script, "--sandbox", "--read-only", "tools", env=env)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert tool_table(result.stdout) == dict.fromkeys(READ_TOOLS, "read")
 
 
 def test_tools_read_only_lists_only_the_read_tools(script: Path, env: dict[str, str]) -> None:
@@ -138,3 +154,26 @@ def test_unknown_toolset_exits_2_naming_the_valid_toolsets(script: Path, env: di
     [line] = result.stderr.splitlines()
     assert "nope" in line
     assert all(name in line for name in TOOLSETS)
+
+
+def test_the_sandbox_logs_its_requests_to_stderr_and_keeps_stdout_for_the_banner(
+    script: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    port = free_port()
+    out, err = tmp_path / "sandbox.out", tmp_path / "sandbox.err"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        process = subprocess.Popen(  # noqa: S603  # our own console script, fixed arguments
+            [str(script), "sandbox", "--port", str(port)], env=env, stdin=subprocess.DEVNULL, stdout=stdout,
+            stderr=stderr,
+        )  # fmt: skip
+    try:
+        wait_until_listening(process, port, err)
+        answer = httpx2.get(f"http://127.0.0.1:{port}/v1/stores/str_sandbox",
+                            headers={"Authorization": "Bearer sk_sandbox_pro"})  # fmt: skip
+        assert answer.status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert out.read_text().startswith("Hajatek sandbox: Souq Al-Noor")
+    assert "GET /v1/stores/str_sandbox" not in out.read_text()
+    assert '"GET /v1/stores/str_sandbox HTTP/1.1" 200' in err.read_text()
