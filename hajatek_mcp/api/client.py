@@ -1,16 +1,10 @@
 """HajatekClient: the async Hajatek API client, usable without MCP.
 
 Every endpoint goes through one :meth:`HajatekClient.request`, which owns authentication, the rate governor, retries
-and the mapping of failures onto the exception tree in :mod:`hajatek_mcp.api.errors`.
-
-Retry policy (also in the README):
-
-- connection failures, 429 and 5xx are retried for idempotent methods (GET, PUT, DELETE), at most ``max_retries``
-  times, with exponential backoff and jitter, within ``max_retry_wait`` seconds in all;
-- ``Retry-After`` is honoured (and pauses every caller through the governor);
-- a POST is retried only when the request provably did not reach Hajatek: the connection was never made, or the API
-  refused it with 429 (the contract says a rate-limited request is not processed). Any other failure of a POST is
-  raised with ``outcome_unknown=True``, so a create is never sent twice blindly; the caller checks first.
+and the mapping of failures onto the exception tree in :mod:`hajatek_mcp.api.errors`. It is a loop of three layers,
+each one concern: the governor grants a slot, :func:`~hajatek_mcp.api.attempt.send_once` sends the request once and
+maps the answer, and :func:`~hajatek_mcp.api.retry.decide` (the retry policy, written out in its module) says whether
+to try again and when. Finding a product by id, which the API cannot do, is :mod:`hajatek_mcp.api.locator`'s.
 """
 
 from __future__ import annotations
@@ -19,7 +13,6 @@ import json
 import logging
 import random
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from decimal import Decimal
 from types import TracebackType
@@ -31,18 +24,9 @@ import httpx2
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from hajatek_mcp import __version__
-from hajatek_mcp.api.errors import (
-    APIConnectionError,
-    APIResponseValidationError,
-    APIStatusError,
-    APITimeoutError,
-    BadRequestError,
-    LookupLimitError,
-    NotFoundError,
-    RateLimitError,
-    UnprocessableEntityError,
-    status_error_class,
-)
+from hajatek_mcp.api.attempt import Failed, send_once
+from hajatek_mcp.api.errors import APIResponseValidationError, RateLimitError
+from hajatek_mcp.api.locator import ProductLocator
 from hajatek_mcp.api.models import (
     AnalyticsPeriod,
     AnalyticsSummary,
@@ -58,19 +42,16 @@ from hajatek_mcp.api.models import (
     Store,
 )
 from hajatek_mcp.api.ratelimit import PLAN_LIMITS, PausedError, RateGovernor, RateLimitState
+from hajatek_mcp.api.retry import could_have_applied, decide, deleted_already
 
 __all__ = ["DEFAULT_BASE_URL", "HajatekClient"]
 
 DEFAULT_BASE_URL = "https://api.hajatek.com/v1"
-_NEWEST: Mapping[str, Any] = {"page": 1, "limit": 100, "category": None, "search": None}
 #: How many products :meth:`HajatekClient.find_product` remembers the listing page and name of (~270 B each).
 LISTED_KEPT = 10_000
 #: How many more it remembers only the name of, from order lines (~210 B each), so that reading many orders cannot
 #: push out the better hints above.
 NAMED_KEPT = 5_000
-_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
-_NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
-_RETRY_STATUSES = frozenset({500, 502, 503, 504})
 
 logger = logging.getLogger("hajatek_mcp.api")
 
@@ -83,16 +64,6 @@ def _encode(value: object) -> float:
     if isinstance(value, Decimal):
         return float(value)
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
-
-
-def _seconds(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if number >= 0 else None
 
 
 class HajatekClient:
@@ -139,10 +110,8 @@ class HajatekClient:
         self._transport = transport
         self._timeout = timeout
         self._http_client: httpx2.AsyncClient | None = None  # built on first use: start-up stays fast
-        # Where to look for a product first (see find_product), newest last: product id -> (the listing query that
-        # last returned it, its name), and product id -> the name an order line gave it.
-        self._listed: OrderedDict[str, tuple[Mapping[str, Any], str]] = OrderedDict()
-        self._named: OrderedDict[str, str] = OrderedDict()
+        # Read at construction, so a test can shrink the module constants first.
+        self._locator = ProductLocator(self.list_products, listed_kept=LISTED_KEPT, named_kept=NAMED_KEPT)
 
     @property
     def _http(self) -> httpx2.AsyncClient:
@@ -194,8 +163,7 @@ class HajatekClient:
     ) -> Page[Product]:
         params = {"page": page, "limit": limit, "category": category, "search": search}
         result = _page(Product, "products", await self.request("GET", "/products", params=params))
-        for product in result.items:
-            self._remember(product.id, params, product.name)
+        self._locator.saw_listing(params, result.items)
         return result
 
     async def find_product(self, product_id: str, *, max_pages: int | None = None) -> Product:
@@ -210,81 +178,35 @@ class HajatekClient:
         Raises :class:`~hajatek_mcp.api.errors.NotFoundError` when no product has that id, and
         :class:`~hajatek_mcp.api.errors.LookupLimitError` when ``max_pages`` were read and more remain.
         """
-        query, name = self._listed.get(product_id, (None, self._named.get(product_id)))
-        hints = [query] if query is not None else []
-        if name and (query is None or query.get("search") != name):
-            hints.append({"page": 1, "limit": 100, "category": None, "search": name[:200]})
-        for hint in hints:
-            try:
-                listing = await self.list_products(**hint)
-            except (BadRequestError, UnprocessableEntityError):
-                continue  # a hint the API refuses (a name it will not search for): the walk still finds it
-            for product in listing.items:
-                if product.id == product_id:
-                    return product
-        page = 0
-        while max_pages is None or page < max_pages:
-            page += 1
-            listing = await self.list_products(page=page, limit=100)
-            for product in listing.items:
-                if product.id == product_id:
-                    return product
-            if not listing.has_more or not listing.items:
-                self._forget(product_id)
-                raise NotFoundError(
-                    f"Product {product_id} not found", status_code=404, code="not_found", param="product_id"
-                )
-        raise LookupLimitError(product_id, scanned=page * 100)
-
-    def _remember_items(self, order: Order) -> None:
-        """An order's lines name their products: where to search for a product never listed."""
-        for item in order.items:
-            name = (item.name or "").strip()
-            if item.product_id and name and item.product_id not in self._listed:
-                self._named[item.product_id] = name
-                self._named.move_to_end(item.product_id)
-                if len(self._named) > NAMED_KEPT:
-                    self._named.popitem(last=False)
-
-    def _remember(self, product_id: str, query: Mapping[str, Any], name: str) -> None:
-        self._named.pop(product_id, None)
-        self._listed[product_id] = (query, name)
-        self._listed.move_to_end(product_id)
-        if len(self._listed) > LISTED_KEPT:
-            self._listed.popitem(last=False)
-
-    def _forget(self, product_id: str) -> None:
-        self._listed.pop(product_id, None)
-        self._named.pop(product_id, None)
+        return await self._locator.find(product_id, max_pages=max_pages)
 
     async def create_product(self, product: ProductCreate) -> Product:
         body = product.model_dump(exclude_none=True)
         created = _parse(Product, await self.request("POST", "/products", json=body))
-        self._remember(created.id, _NEWEST, created.name)  # listings put the newest first
+        self._locator.saw_created(created)
         return created
 
     async def update_product(self, product_id: str, changes: ProductUpdate) -> Product:
         body = changes.model_dump(exclude_none=True)
         updated = _parse(Product, await self.request("PUT", f"/products/{quote(product_id, safe='')}", json=body))
-        if updated.id in self._listed:  # a rename: search by the new name if the product moves off its page
-            self._listed[updated.id] = (self._listed[updated.id][0], updated.name)
+        self._locator.saw_updated(updated)
         return updated
 
     async def delete_product(self, product_id: str) -> DeletedProduct:
         data = await self.request("DELETE", f"/products/{quote(product_id, safe='')}")
-        self._forget(product_id)
+        self._locator.forget(product_id)
         return _parse(DeletedProduct, data if data is not None else {"id": product_id, "deleted": True})
 
     async def list_orders(self, *, status: OrderStatus | None = None, page: int = 1, limit: int = 20) -> Page[Order]:
         params = {"status": status, "page": page, "limit": limit}
         result = _page(Order, "orders", await self.request("GET", "/orders", params=params))
         for order in result.items:
-            self._remember_items(order)
+            self._locator.saw_order(order)
         return result
 
     async def get_order(self, order_id: str) -> Order:
         order = _parse(Order, await self.request("GET", f"/orders/{quote(order_id, safe='')}"))
-        self._remember_items(order)
+        self._locator.saw_order(order)
         return order
 
     async def update_order_status(self, order_id: str, status: OrderStatus, *, note: str | None = None) -> Order:
@@ -320,7 +242,7 @@ class HajatekClient:
 
     # -- the one request loop ----------------------------------------------------------------------------------------
 
-    async def request(  # noqa: PLR0912, PLR0915  # the whole retry policy in one loop, as the module docstring says
+    async def request(
         self,
         method: str,
         path: str,
@@ -330,174 +252,76 @@ class HajatekClient:
     ) -> Any:
         """Send one API request and return its decoded JSON (``None`` for an empty body).
 
-        Raises a :class:`~hajatek_mcp.api.errors.HajatekError` subclass; see the module docstring for retries.
+        Raises a :class:`~hajatek_mcp.api.errors.HajatekError` subclass; see :mod:`hajatek_mcp.api.retry` for retries.
         """
         method = method.upper()
-        idempotent = method in _IDEMPOTENT
-        writes = method not in {"GET", "HEAD"}
-        maybe_applied = False  # did an earlier attempt possibly reach Hajatek?
         query = {k: str(v) for k, v in (params or {}).items() if v is not None}
         content = None if json is None else _dumps(json)
         headers = {"Content-Type": "application/json"} if content is not None else None
         give_up_at = self._clock() + self.max_retry_wait
+        applied = False  # did an attempt possibly reach Hajatek and change something?
         attempt = 0
         while True:
+            await self._acquire(method, path, max_pause=max(give_up_at - self._clock(), 0.0))
             try:
-                await self.governor.acquire(max_pause=max(give_up_at - self._clock(), 0.0))
-            except PausedError as exc:
-                raise RateLimitError(
-                    f"Hajatek asked for a pause of {exc.seconds:.0f} s after too many requests; {method} {path} "
-                    "was not sent",
-                    status_code=429,
-                    code="rate_limited",
-                    retry_after=round(exc.seconds),
-                ) from None
-            started = self._clock()
-            failure: APIConnectionError | APIStatusError | APIResponseValidationError
-            retry_after: float | None = None
-            paused = False
-            try:
-                response = await self._http.request(method, path, params=query, content=content, headers=headers)
-            except httpx2.TransportError as exc:
-                not_sent = isinstance(exc, _NOT_SENT)
-                # A write that may have reached Hajatek has an unknown outcome, even when repeating it is safe.
-                failure = _connection_error(exc, method, path, outcome_unknown=writes and not not_sent)
-                may_retry = idempotent or not_sent
-                maybe_applied = maybe_applied or not not_sent
-            else:
-                self._observe_rate_headers(response)
-                request_id = response.headers.get("x-request-id")
-                logger.debug(
-                    "%s %s -> %s in %.0f ms [%s]",
-                    method,
-                    path,
-                    response.status_code,
-                    (self._clock() - started) * 1000,
-                    request_id,
+                answer = await send_once(
+                    self._http, self.governor, self._clock, method, path, query=query, content=content, headers=headers
                 )
-                if response.is_success:
-                    try:
-                        return _decode(response, write=writes)
-                    except APIResponseValidationError as exc:
-                        failure, may_retry, maybe_applied = exc, idempotent, True
-                elif response.status_code == 404 and method == "DELETE" and maybe_applied:
-                    # An earlier attempt may have deleted it before its answer was lost: gone is what was asked.
-                    logger.info("%s %s: 404 after an attempt that may have applied; taking it as done", method, path)
-                    return None
-                else:
-                    failure = _status_error(response)
-                    retry_after = failure.retry_after
-                    if response.status_code == 429:
-                        self.governor.pause(retry_after if retry_after is not None else 1.0)
-                        paused = retry_after is not None
-                        may_retry = True  # a rate-limited request was not processed, whatever its method
-                    else:
-                        may_retry = idempotent and response.status_code in _RETRY_STATUSES
-                        maybe_applied = maybe_applied or response.status_code >= 500
             finally:
                 self.governor.release()  # the slot counts from now: the request has surely arrived by now
-            if isinstance(failure, APIStatusError) and writes and maybe_applied:
-                failure.outcome_unknown = True  # this attempt or an earlier one may have applied the write
-            if not may_retry or attempt >= self.max_retries:
-                raise failure
-            delay = retry_after if retry_after is not None else self._backoff(attempt)
-            if self._clock() + delay > give_up_at:
-                raise failure
+            if not isinstance(answer, Failed):
+                return answer
+            if deleted_already(method, answer.failure, may_have_applied=applied):
+                logger.info("%s %s: 404 after an attempt that may have applied; taking it as done", method, path)
+                return None
+            applied = applied or could_have_applied(answer.failure)
+            await self._raise_or_wait(method, path, answer, attempt=attempt, applied=applied, give_up_at=give_up_at)
             attempt += 1
-            logger.warning(
-                "%s %s failed (%s); retry %d of %d in %.1f s", method, path, _brief(failure), attempt,
-                self.max_retries, delay,
-            )  # fmt: skip
-            if not paused:  # a 429's Retry-After is the governor's pause: acquire() holds every caller
-                await self._sleep(delay)
 
-    def _backoff(self, attempt: int) -> float:
-        base: float = min(0.5 * 2**attempt, 8.0)
-        return base * (0.75 + self._rng.random() / 4)
-
-    def _observe_rate_headers(self, response: httpx2.Response) -> None:
-        h = response.headers
-        limit, remaining, reset = (_seconds(h.get(name)) for name in ("x-ratelimit-limit", "x-ratelimit-remaining",
-                                                                     "x-ratelimit-reset"))  # fmt: skip
-        if reset is not None and reset > 1e9:  # a Unix timestamp rather than delta seconds
-            reset = max(reset - time.time(), 0.0)
-        if limit is None and remaining is None:
-            return
-        self.governor.observe(
-            limit=int(limit) if limit is not None else None,
-            remaining=int(remaining) if remaining is not None else None,
-            reset_in=reset,
+    async def _raise_or_wait(
+        self, method: str, path: str, failed: Failed, *, attempt: int, applied: bool, give_up_at: float
+    ) -> None:
+        """Raise the failed attempt's error, or wait for the next attempt, as the retry policy decides."""
+        decision = decide(
+            method,
+            failed.failure,
+            attempt=attempt,
+            max_retries=self.max_retries,
+            may_have_applied=applied,
+            budget_left=give_up_at - self._clock(),
+            jitter=self._rng.random,
         )
+        if not decision.retry:
+            failed.error.outcome_unknown = decision.outcome_unknown
+            raise failed.error
+        logger.warning(
+            "%s %s failed (%s); retry %d of %d in %.1f s",
+            method,
+            path,
+            _brief(failed.error),
+            attempt + 1,
+            self.max_retries,
+            decision.wait,
+        )
+        if decision.sleep:  # after a 429 with Retry-After, the governor's pause holds every caller instead
+            await self._sleep(decision.wait)
+
+    async def _acquire(self, method: str, path: str, *, max_pause: float) -> None:
+        """A slot of the rate governor, or a :class:`RateLimitError` if the server's pause outlasts ``max_pause``."""
+        try:
+            await self.governor.acquire(max_pause=max_pause)
+        except PausedError as exc:
+            raise RateLimitError(
+                f"Hajatek asked for a pause of {exc.seconds:.0f} s after too many requests; {method} {path} "
+                "was not sent",
+                status_code=429,
+                code="rate_limited",
+                retry_after=round(exc.seconds),
+            ) from None
 
 
 def _dumps(body: Mapping[str, object]) -> bytes:
     return json.dumps(body, default=_encode, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def _decode(response: httpx2.Response, *, write: bool) -> Any:
-    request_id = response.headers.get("x-request-id")
-    if not response.content:
-        return None
-    content_type = response.headers.get("content-type", "")
-    # A write answered 2xx was accepted: saying "try again" could make it happen twice.
-    advice = (
-        "The change was accepted, so it probably happened: check the current state before repeating it."
-        if write
-        else "Try again."
-    )
-    if "json" not in content_type:
-        raise APIResponseValidationError(
-            f"Hajatek answered {response.status_code} with {content_type or 'no content type'} instead of JSON "
-            f"(request {request_id}); a proxy may be in the way. {advice} Check HAJATEK_BASE_URL if it persists.",
-            status_code=response.status_code,
-            request_id=request_id,
-            outcome_unknown=write,
-        )
-    try:
-        return json.loads(response.content, parse_float=Decimal)
-    except ValueError:
-        raise APIResponseValidationError(
-            f"Hajatek answered {response.status_code} with malformed JSON (request {request_id}). {advice}",
-            status_code=response.status_code,
-            request_id=request_id,
-            outcome_unknown=write,
-        ) from None
-
-
-def _status_error(response: httpx2.Response) -> APIStatusError:
-    envelope: dict[str, Any] = {}
-    try:
-        body = json.loads(response.content) if response.content else None
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        envelope = body["error"]
-    reason = response.reason_phrase or "error"
-    message = envelope.get("message")
-    retry_after = _seconds(response.headers.get("retry-after"))
-    cls = status_error_class(response.status_code)
-    return cls(
-        str(message) if message else f"{response.request.method} {response.request.url.path} failed: {reason}",
-        status_code=response.status_code,
-        code=str(envelope["code"]) if envelope.get("code") else None,
-        param=str(envelope["param"]) if envelope.get("param") else None,
-        request_id=envelope.get("request_id") or response.headers.get("x-request-id"),
-        retry_after=retry_after,
-    )
-
-
-def _connection_error(
-    exc: httpx2.TransportError, method: str, path: str, *, outcome_unknown: bool
-) -> APIConnectionError:
-    timed_out = isinstance(exc, httpx2.TimeoutException)
-    what = "timed out" if timed_out else f"failed ({type(exc).__name__})"
-    advice = (
-        "The request may have reached Hajatek: check the current state before repeating it."
-        if outcome_unknown
-        else "Check the network and HAJATEK_BASE_URL, then try again."
-    )
-    cls = APITimeoutError if timed_out else APIConnectionError
-    return cls(f"{method} {path} {what}. {advice}", method=method, path=path, outcome_unknown=outcome_unknown)
 
 
 def _brief(error: Exception) -> str:
