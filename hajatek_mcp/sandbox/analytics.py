@@ -11,13 +11,16 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from hajatek_mcp.api.models import ORDER_STATUSES, OrderStatus
+
 from .db import Database
-from .orders import ORDER_STATUSES, PAID_STATUSES
 from .values import CURRENCY, amount, average, iso
 
-__all__ = ["PERIODS", "period_start", "summary"]
+__all__ = ["PAID_STATUSES", "PERIODS", "period_start", "summary"]
 
 PERIODS: Mapping[str, int] = {"today": 0, "7d": 6, "30d": 29, "90d": 89}
+#: The statuses whose orders count as paid (revenue, ``paid_orders_count``); docs/api.md, "Analytics".
+PAID_STATUSES: tuple[OrderStatus, ...] = ("processing", "shipped", "delivered")
 TOP_PRODUCTS = 5
 
 

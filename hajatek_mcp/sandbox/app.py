@@ -19,13 +19,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from hajatek_mcp.api.models import ORDER_STATUSES
+
 from .admin import admin_routes
 from .analytics import PERIODS
 from .config import SandboxConfig
 from .core import Sandbox
 from .errors import SandboxError, code_for_status, envelope
 from .gateway import PLAN_KEY, REQUEST_ID_KEY, Gateway, json_bytes
-from .orders import ORDER_STATUSES
 from .store import Page
 from .validation import (
     choice,

@@ -72,7 +72,7 @@ class Event:
 
 @dataclass
 class Transaction:
-    """An open write transaction: the cursor-like connection and the events emitted so far."""
+    """An open write transaction: the cursor-like connection, the events emitted so far, and the id sequences."""
 
     conn: sqlite3.Connection
     now: datetime
@@ -89,6 +89,15 @@ class Transaction:
             (eid, type_, payload["created_at"], text, self.delivery),
         )
         self.events.append(Event(eid, type_, text.encode("utf-8")))
+
+    def next_id(self, kind: str) -> int:
+        """The next number of a deterministic id sequence (``product``, ``customer``, ``order``)."""
+        self.conn.execute(
+            "INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1",
+            (kind,),
+        )
+        row = self.conn.execute("SELECT value FROM counters WHERE name = ?", (kind,)).fetchone()
+        return int(row[0])
 
 
 class Database:
@@ -148,15 +157,6 @@ class Database:
             for table in TABLES:
                 self._conn.execute(f"DELETE FROM {table}")  # noqa: S608 -- table names are constants above
             self._conn.execute("COMMIT")
-
-    def next_id(self, tx: Transaction, kind: str) -> int:
-        """The next number of a deterministic id sequence (``product``, ``customer``, ``order``)."""
-        tx.conn.execute(
-            "INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1",
-            (kind,),
-        )
-        row = tx.conn.execute("SELECT value FROM counters WHERE name = ?", (kind,)).fetchone()
-        return int(row[0])
 
     def bulk_insert(self, table: str, rows: list[tuple[Any, ...]]) -> None:
         """Insert many rows at once (the seed). Runs inside the caller's transaction when there is one."""

@@ -1,32 +1,28 @@
 """Order rules: the lifecycle table, placing an order (stock out), status changes (stock back on cancel), events.
 
-Functions over an open :class:`~hajatek_mcp.sandbox.db.Transaction`; :class:`~hajatek_mcp.sandbox.store.Store`
-wraps them in transactions. Totals follow docs/api.md: ``subtotal = Σ quantity × price``, ``vat`` = 15 % of
-``subtotal + shipping`` rounded half-up, ``total = subtotal + shipping + vat``.
+Functions over an open :class:`~hajatek_mcp.sandbox.db.Transaction`, or the :class:`~hajatek_mcp.sandbox.db.Database`
+for reads; :class:`~hajatek_mcp.sandbox.store.Store` wraps them in transactions. The lifecycle is the one table of
+:mod:`hajatek_mcp.api.models`, shared with the client; stock moves through :mod:`~hajatek_mcp.sandbox.stock`.
+Totals follow docs/api.md: ``subtotal = Σ quantity × price``, ``vat`` = 15 % of ``subtotal + shipping`` rounded
+half-up, ``total = subtotal + shipping + vat``.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from hajatek_mcp.api.models import ORDER_STATUSES, ORDER_TRANSITIONS
+from hajatek_mcp.api.models import ORDER_TRANSITIONS
 
+from . import stock
 from .config import STORE_ID
 from .db import Database, Transaction
 from .errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from .values import CURRENCY, amount, iso, shipping_for, vat_for
 
-if TYPE_CHECKING:
-    from .store import Store
+__all__ = ["attach_items", "get_order", "place", "row_dict", "set_status"]
 
-__all__ = ["FINAL_STATUSES", "ORDER_STATUSES", "PAID_STATUSES", "TRANSITIONS", "attach_items", "get_order", "place"]
-
-# The lifecycle of docs/api.md, declared once for the client and the sandbox (the sandbox may use the api package).
-TRANSITIONS: Mapping[str, frozenset[str]] = ORDER_TRANSITIONS
-FINAL_STATUSES = frozenset(status for status, targets in TRANSITIONS.items() if not targets)
-PAID_STATUSES = ("processing", "shipped", "delivered")
 MAX_LINES = 20
 MAX_QUANTITY = 100
 
@@ -99,8 +95,11 @@ def _emit_order_event(tx: Transaction, type_: str, order_id: str) -> None:
     tx.emit(type_, data)
 
 
-def place(store: Store, tx: Transaction, customer_id: str, lines: Sequence[tuple[str, int]], city: str | None) -> str:
-    """Insert an order for ``lines`` of ``(product_id, quantity)``; returns its id. Fires ``order.created``."""
+def place(
+    tx: Transaction, customer_id: str, lines: Sequence[tuple[str, int]], city: str | None, *, low_stock_threshold: int
+) -> str:
+    """Insert an order for ``lines`` of ``(product_id, quantity)``; returns its id. Fires ``order.created``, then
+    ``inventory.low`` for each product it takes below ``low_stock_threshold``."""
     customer = tx.conn.execute("SELECT * FROM customers WHERE id = ?", (customer_id,)).fetchone()
     if customer is None:
         raise NotFound(f"Customer {customer_id} not found.", param="customer_id")
@@ -120,7 +119,7 @@ def place(store: Store, tx: Transaction, customer_id: str, lines: Sequence[tuple
         if product["stock"] < quantity:
             raise Conflict(f"Product {product_id} has {product['stock']} in stock, {quantity} ordered.", param="items")
         priced.append((product, quantity))
-    order_id = f"ord_{store.db.next_id(tx, 'order'):06d}"
+    order_id = f"ord_{tx.next_id('order'):06d}"
     subtotal = sum(product["price"] * quantity for product, quantity in priced)
     shipping = shipping_for(subtotal)
     vat = vat_for(subtotal + shipping)
@@ -145,13 +144,11 @@ def place(store: Store, tx: Transaction, customer_id: str, lines: Sequence[tuple
     )
     _emit_order_event(tx, "order.created", order_id)
     for product, quantity in priced:
-        after = product["stock"] - quantity
-        tx.conn.execute("UPDATE products SET stock = ?, updated_at = ? WHERE id = ?", (after, stamp, product["id"]))
-        store.check_low_stock(tx, product["id"], product["stock"], after)
+        stock.take_stock(tx, product, quantity, low_stock_threshold)
     return order_id
 
 
-def set_status(store: Store, tx: Transaction, order_id: str, status: str) -> None:
+def set_status(tx: Transaction, order_id: str, status: str) -> None:
     """Move an order to ``status``. The same status is a no-op; cancelling restocks. Fires the events."""
     row = tx.conn.execute("SELECT status FROM orders WHERE id = ?", (order_id,)).fetchone()
     if row is None:
@@ -159,20 +156,15 @@ def set_status(store: Store, tx: Transaction, order_id: str, status: str) -> Non
     current: str = row["status"]
     if current == status:
         return
-    allowed = TRANSITIONS[current]
+    allowed = ORDER_TRANSITIONS[current]
     if status not in allowed:
         if not allowed:
             raise InvalidTransition(f"Order {order_id} is {current}, a final status; it cannot change to {status}.")
         options = " or ".join(sorted(allowed))
         raise InvalidTransition(f"Order {order_id} is {current}; it can move to {options}, not {status}.")
-    stamp = iso(tx.now)
     if status == "cancelled":
-        items = tx.conn.execute("SELECT product_id, quantity FROM order_items WHERE order_id = ?", (order_id,))
-        for product_id, quantity in items.fetchall():
-            tx.conn.execute(
-                "UPDATE products SET stock = stock + ?, updated_at = ? WHERE id = ?", (quantity, stamp, product_id)
-            )
-    tx.conn.execute("UPDATE orders SET status = ?, updated_at = ? WHERE id = ?", (status, stamp, order_id))
+        stock.restock_order(tx, order_id)
+    tx.conn.execute("UPDATE orders SET status = ?, updated_at = ? WHERE id = ?", (status, iso(tx.now), order_id))
     _emit_order_event(tx, "order.updated", order_id)
     if current == "pending" and status == "processing":
         _emit_order_event(tx, "payment.completed", order_id)

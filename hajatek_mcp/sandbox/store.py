@@ -1,9 +1,10 @@
 """The store's state and business rules, on SQLite: store, products, customers, events.
 
-Orders live in :mod:`hajatek_mcp.sandbox.orders` and analytics in :mod:`hajatek_mcp.sandbox.analytics`; this class is
-the one object callers hold (``app.state.sandbox.store``) and delegates to them. Methods take validated values
-(money in halalas), raise :class:`~hajatek_mcp.sandbox.errors.SandboxError` for broken rules, and return JSON-ready
-dicts in the shapes of docs/api.md.
+Orders live in :mod:`hajatek_mcp.sandbox.orders`, stock and SKU rules in :mod:`hajatek_mcp.sandbox.stock` and
+analytics in :mod:`hajatek_mcp.sandbox.analytics`, none of which imports this module; this class is the one object
+callers hold (``app.state.sandbox.store``) and delegates to them. Methods take validated values (money in halalas),
+raise :class:`~hajatek_mcp.sandbox.errors.SandboxError` for broken rules, and return JSON-ready dicts in the shapes
+of docs/api.md.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from . import analytics, orders
+from . import analytics, orders, stock
 from .config import STORE_ID
 from .db import Database, Event, Transaction
-from .errors import Conflict, NotFound
+from .errors import NotFound
 from .seed import SeedData, load
 from .values import CURRENCY, amount, iso
 
@@ -114,10 +115,10 @@ class Store:
     def create_product(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         """``POST /products`` with validated ``fields`` (``price`` in halalas). Fires ``product.created``."""
         with self.write() as tx:
-            number = self.db.next_id(tx, "product")
+            number = tx.next_id("product")
             product_id = f"prod_{number:04d}"
-            sku = fields.get("sku") or self._free_sku(tx, fields["category"], number)
-            self._check_sku(tx, sku, product_id)
+            sku = fields.get("sku") or stock.free_sku(tx, fields["category"], number)
+            stock.check_sku(tx, sku, product_id)
             stamp = iso(tx.now)
             row = (
                 product_id,
@@ -159,7 +160,7 @@ class Store:
                 raise ValueError(f"not product fields: {sorted(unknown)}")
             changes = {key: value for key, value in fields.items() if row[key] != value}
             if "sku" in changes:
-                self._check_sku(tx, changes["sku"], product_id)
+                stock.check_sku(tx, changes["sku"], product_id)
             if changes:
                 assignments = ", ".join(f"{key} = ?" for key in changes)
                 tx.conn.execute(
@@ -167,7 +168,7 @@ class Store:
                     [*changes.values(), iso(tx.now), product_id],
                 )
             if "stock" in changes:
-                self.check_low_stock(tx, product_id, row["stock"], changes["stock"])
+                stock.check_low_stock(tx, product_id, row["stock"], changes["stock"], self.low_stock_threshold)
             updated = tx.conn.execute("SELECT * FROM products WHERE id = ?", (product_id,)).fetchone()
         return product_json(updated)
 
@@ -178,29 +179,6 @@ class Store:
         if not deleted:
             raise NotFound(f"Product {product_id} not found.", param="id")
         return {"id": product_id, "deleted": True}
-
-    def check_low_stock(self, tx: Transaction, product_id: str, before: int, after: int) -> None:
-        """Fire ``inventory.low`` when stock falls from at least the threshold to below it."""
-        threshold = self.low_stock_threshold
-        if before >= threshold > after:
-            name = tx.conn.execute("SELECT name FROM products WHERE id = ?", (product_id,)).fetchone()[0]
-            tx.emit(
-                "inventory.low",
-                {"product_id": product_id, "store_id": STORE_ID, "name": name, "stock": after, "threshold": threshold},
-            )
-
-    def _check_sku(self, tx: Transaction, sku: str, product_id: str) -> None:
-        clash = tx.conn.execute("SELECT id FROM products WHERE sku = ? AND id != ?", (sku, product_id)).fetchone()
-        if clash is not None:
-            raise Conflict(f"SKU {sku} is already used by product {clash[0]}; SKUs are unique per store.", param="sku")
-
-    def _free_sku(self, tx: Transaction, category: str, number: int) -> str:
-        base = f"{category[:3].upper()}-{number:04d}"
-        sku, suffix = base, 1
-        while tx.conn.execute("SELECT 1 FROM products WHERE sku = ?", (sku,)).fetchone() is not None:
-            suffix += 1
-            sku = f"{base}-{suffix}"
-        return sku
 
     # -- orders, customers, analytics ------------------------------------------------------------------------------
 
@@ -215,7 +193,7 @@ class Store:
     def set_order_status(self, order_id: str, status: str) -> dict[str, Any]:
         """``PUT /orders/{id}/status``: moves along the lifecycle, or 409 ``invalid_transition``."""
         with self.write() as tx:
-            orders.set_status(self, tx, order_id, status)
+            orders.set_status(tx, order_id, status)
         return orders.get_order(self.db, order_id)
 
     def place_order(
@@ -223,7 +201,7 @@ class Store:
     ) -> dict[str, Any]:
         """A customer places an order (activity, admin API): takes stock, fires ``order.created``."""
         with self.write() as tx:
-            order_id = orders.place(self, tx, customer_id, items, city)
+            order_id = orders.place(tx, customer_id, items, city, low_stock_threshold=self.low_stock_threshold)
         return orders.get_order(self.db, order_id)
 
     def list_customers(self, *, page: int, limit: int) -> Page:
