@@ -27,7 +27,8 @@ from hajatek_mcp.api import HajatekClient
 from hajatek_mcp.commandline import ExitCode, global_options, parser
 from hajatek_mcp.listening import ListenError, bind, stdio_with_webhooks, url
 from hajatek_mcp.server import ServerOptions
-from hajatek_mcp.server.statefile import (
+from hajatek_mcp.settings import Settings, SettingsError
+from hajatek_mcp.storage.files import (
     SANDBOX_DB,
     SANDBOX_DB_FIX,
     STATE_FILES,
@@ -36,7 +37,6 @@ from hajatek_mcp.server.statefile import (
     check_data_dir,
     check_state_file,
 )
-from hajatek_mcp.settings import Settings, SettingsError
 from hajatek_mcp.wiring import TRUE, api_connector, sandbox_client, sandbox_server, server_for, settings_from
 
 if TYPE_CHECKING:
@@ -234,9 +234,12 @@ def _cmd_oauth(args: argparse.Namespace, env: Mapping[str, str]) -> int:
                 print(f"{unknown}: `hajatek-mcp oauth clients` lists the registered apps", file=sys.stderr)
                 return ExitCode.FAILED
             removed = store.revoke_client(args.client_id)
-            audit = AuditLog(settings.data_dir / "audit.db")
-            audit.record("oauth.revoke", {"by": "cli"}, "executed", "host", target=args.client_id)
-            audit.close()
+            audit = AuditLog(settings.data_dir / "audit.db", store_id="")  # the OAuth server's entries: no store
+            try:
+                anyio.run(functools.partial(audit.record, "oauth.revoke", {"by": "cli"}, "executed", "host",
+                                            target=args.client_id))  # fmt: skip
+            finally:
+                audit.close()
             print(f"Revoked {args.client_id}: {removed} tokens removed; the app must ask for consent again.")
             return ExitCode.OK
     finally:

@@ -19,7 +19,8 @@ import httpx2
 from hajatek_mcp.api import APIConnectionError, AuthenticationError, HajatekClient, HajatekError, NotFoundError
 from hajatek_mcp.scripting import echo, plural
 from hajatek_mcp.server.events import WEBHOOK_PATH
-from hajatek_mcp.server.statefile import (
+from hajatek_mcp.settings import ENV_PREFIX, Settings, SettingsError
+from hajatek_mcp.storage.files import (
     SANDBOX_DB,
     SANDBOX_DB_FIX,
     STATE_FILES,
@@ -27,7 +28,6 @@ from hajatek_mcp.server.statefile import (
     check_state_file,
     data_dir_problem,
 )
-from hajatek_mcp.settings import ENV_PREFIX, Settings, SettingsError
 
 __all__ = ["Malformed", "WebhookPort", "read_settings", "run_doctor"]
 

@@ -19,8 +19,8 @@ from pydantic import SecretStr
 from hajatek_mcp.api import HajatekClient
 from hajatek_mcp.server import TOOLSETS, HajatekServer, ServerOptions, build_server
 from hajatek_mcp.server.state import ExternalIssuer
-from hajatek_mcp.server.statefile import SANDBOX_DB
 from hajatek_mcp.settings import Settings, SettingsError
+from hajatek_mcp.storage.files import SANDBOX_DB
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette

@@ -234,19 +234,21 @@ def build_server(
         state = options.state_dir
         if state is not None:
             state.mkdir(parents=True, exist_ok=True)
-        with ExitStack() as stack:
-            audit = AuditLog(state / "audit.db" if state else None, clock=options.clock)
-            stack.callback(audit.close)
-            confirmations = ConfirmationStore(
-                state / "confirmations.db" if state else None, ttl=options.confirm_ttl, clock=options.clock
-            )
-            stack.callback(confirmations.close)
-            inbox = EventInbox(
-                state / "events.db" if state else None, retention_days=options.event_retention_days,
-                max_age=options.webhook_max_age, clock=options.clock,
-            )  # fmt: skip
-            stack.callback(inbox.close)
-            async with connect() as client:
+        async with connect() as client:
+            store_id = client.store_id or ""  # every piece of local state below is this store's alone
+            with ExitStack() as stack:
+                audit = AuditLog(state / "audit.db" if state else None, store_id=store_id, clock=options.clock)
+                stack.callback(audit.close)
+                confirmations = ConfirmationStore(
+                    state / "confirmations.db" if state else None, store_id=store_id, ttl=options.confirm_ttl,
+                    clock=options.clock,
+                )  # fmt: skip
+                stack.callback(confirmations.close)
+                inbox = EventInbox(
+                    state / "events.db" if state else None, store_id=store_id,
+                    retention_days=options.event_retention_days, max_age=options.webhook_max_age, clock=options.clock,
+                )  # fmt: skip
+                stack.callback(inbox.close)
                 shop = Shop(client=client, options=options, audit=audit, confirmations=confirmations, inbox=inbox,
                             writes=writes)  # fmt: skip
                 ref.push(shop)

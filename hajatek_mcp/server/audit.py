@@ -10,17 +10,15 @@ measure cuts against the highest recent value (see :mod:`hajatek_mcp.server.guar
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from hajatek_mcp.server.safety import clean, present
-from hajatek_mcp.server.statefile import opening
+from hajatek_mcp.storage import Database, Schema, Transaction
 
-__all__ = ["AuditLog", "ConfirmPath", "Outcome"]
+__all__ = ["SCHEMA", "AuditLog", "ConfirmPath", "Outcome"]
 
 Outcome = Literal["preview", "executed", "declined", "cancelled", "refused", "failed", "unknown"]
 #: How a write was allowed: no guard applies, the user said yes (elicitation), a confirmation token, or the host
@@ -33,22 +31,33 @@ TEXT_CAP = 300
 #: Which entries :meth:`AuditLog.recent` lists: the store's write attempts, or the OAuth server's (``oauth.*``).
 _KIND = {False: "tool NOT LIKE 'oauth.%'", True: "tool LIKE 'oauth.%'"}
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS audit (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    at REAL NOT NULL,
-    tool TEXT NOT NULL,
-    target TEXT,
-    arguments TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    path TEXT NOT NULL,
-    detail TEXT
-)
-"""
-#: Applied once to a log written before the ``before`` column existed.
-_MIGRATIONS = (
-    "ALTER TABLE audit ADD COLUMN before TEXT",
-    "CREATE INDEX IF NOT EXISTS audit_target ON audit (target, seq)",
+
+def _add_before(tx: Transaction) -> None:
+    if "before" not in tx.columns("audit"):  # a log of 0.1 lacks it; one written during 0.2's making has it
+        tx.execute("ALTER TABLE audit ADD COLUMN before TEXT")
+
+
+#: Oldest first; released migrations are never edited (see :class:`hajatek_mcp.storage.Schema`).
+SCHEMA = Schema(
+    "the audit log",
+    (
+        """CREATE TABLE IF NOT EXISTS audit (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            at REAL NOT NULL,
+            tool TEXT NOT NULL,
+            target TEXT,
+            arguments TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            path TEXT NOT NULL,
+            detail TEXT
+        )""",
+        _add_before,
+        # Every entry belongs to one store. Entries of 0.1 carry none ('') and are shown to no store: they may be
+        # the sandbox's, and a real store must never see those (issue #21).
+        """ALTER TABLE audit ADD COLUMN store_id TEXT NOT NULL DEFAULT '';
+        CREATE INDEX IF NOT EXISTS audit_store ON audit (store_id, seq);
+        CREATE INDEX IF NOT EXISTS audit_store_target ON audit (store_id, target, seq)""",
+    ),
 )
 
 
@@ -79,24 +88,21 @@ def _capped(data: Any) -> Any:
 
 
 class AuditLog:
-    """Append-only log of write attempts. ``path=None`` keeps it in memory (tests, the demo)."""
+    """Append-only log of one store's write attempts. ``database``: a file, None (in memory), or an open
+    :class:`~hajatek_mcp.storage.Database` shared with other stores' logs.
 
-    def __init__(self, path: Path | None, *, clock: Callable[[], float] = time.time) -> None:
+    Every call runs off the event loop; :meth:`record` is shielded, so an entry is written even when the caller is
+    cancelled (the guards rely on it). ``store_id`` scopes every read and write: a store never sees another's entries.
+    """
+
+    def __init__(
+        self, database: Path | Database | None, *, store_id: str, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.store_id = store_id
         self._clock = clock
-        target = ":memory:" if path is None else str(path)
-        with opening(path, "the audit log"):  # a damaged file is named, and never deleted
-            self._conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
-            if path is not None:
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.execute(_SCHEMA)
-            columns = {row[1] for row in self._conn.execute("PRAGMA table_info(audit)")}
-            if "before" not in columns:
-                for statement in _MIGRATIONS:
-                    self._conn.execute(statement)
-        self._lock = threading.Lock()
+        self._db = database if isinstance(database, Database) else Database(database, SCHEMA)
 
-    def record(
+    async def record(
         self,
         tool: str,
         arguments: Mapping[str, Any],
@@ -109,41 +115,38 @@ class AuditLog:
     ) -> None:
         """Append one entry; it is committed before this returns. ``before``: the target's values before the write."""
         row = (
-            self._clock(), _cap(clean(tool) or ""), _cap(clean(target) or "") if target else None,
+            self.store_id, self._clock(), _cap(clean(tool) or ""), _cap(clean(target) or "") if target else None,
             json.dumps(redact(arguments), ensure_ascii=False), outcome, path,
             _cap(clean(detail) or "") if detail else None,
             json.dumps(_capped(present(json.loads(json.dumps(before, default=str))))) if before else None,
         )  # fmt: skip
-        with self._lock:
-            self._conn.execute(
-                "INSERT INTO audit (at, tool, target, arguments, outcome, path, detail, before) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
+        await self._db.execute(
+            "INSERT INTO audit (store_id, at, tool, target, arguments, outcome, path, detail, before) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            row,
+        )
 
-    def history(self, target: str, *, since: float, limit: int = 1000) -> list[dict[str, Any]]:
+    async def history(self, target: str, *, since: float, limit: int = 1000) -> list[dict[str, Any]]:
         """The newest ``limit`` entries for ``target`` recorded at or after ``since`` (epoch seconds), newest first,
         with ``before``."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT tool, arguments, outcome, path, before FROM audit WHERE target = ? AND at >= ? "
-                "ORDER BY seq DESC LIMIT ?",
-                (target, since, limit),
-            ).fetchall()
+        rows = await self._db.all(
+            "SELECT tool, arguments, outcome, path, before FROM audit WHERE store_id = ? AND target = ? AND at >= ? "
+            "ORDER BY seq DESC LIMIT ?",
+            (self.store_id, target, since, limit),
+        )
         return [
             {"tool": tool, "arguments": json.loads(arguments), "outcome": outcome, "path": path,
              "before": json.loads(before) if before else {}}
             for tool, arguments, outcome, path, before in rows
         ]  # fmt: skip
 
-    def recent(self, limit: int = 50, *, oauth: bool = False) -> list[dict[str, Any]]:
+    async def recent(self, limit: int = 50, *, oauth: bool = False) -> list[dict[str, Any]]:
         """The newest ``limit`` store write attempts, newest first; ``oauth=True``: the OAuth server's entries."""
-        query = "SELECT seq, at, tool, target, arguments, outcome, path, detail FROM audit WHERE {} ORDER BY seq DESC"
-        with self._lock:
-            rows = self._conn.execute(
-                query.format(_KIND[oauth]) + " LIMIT ?",
-                (limit,),
-            ).fetchall()
+        query = (
+            "SELECT seq, at, tool, target, arguments, outcome, path, detail FROM audit WHERE store_id = ? AND {} "
+            "ORDER BY seq DESC LIMIT ?"
+        )
+        rows = await self._db.all(query.format(_KIND[oauth]), (self.store_id, limit))
         return [
             {
                 "seq": seq,
@@ -159,5 +162,4 @@ class AuditLog:
         ]
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._db.close()

@@ -10,27 +10,32 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import sqlite3
-import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from hajatek_mcp.server.statefile import opening
+from hajatek_mcp.storage import Database, Schema, Transaction
+from hajatek_mcp.storage.sqlite import Row
 
-__all__ = ["ConfirmationError", "ConfirmationStore", "fingerprint"]
+__all__ = ["SCHEMA", "ConfirmationError", "ConfirmationStore", "fingerprint"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS tokens (
-    digest TEXT PRIMARY KEY,
-    tool TEXT NOT NULL,
-    arguments TEXT NOT NULL,
-    state TEXT NOT NULL,
-    expires_at REAL NOT NULL,
-    used_at REAL
+#: Oldest first; released migrations are never edited (see :class:`hajatek_mcp.storage.Schema`).
+SCHEMA = Schema(
+    "the confirmation tokens",
+    (
+        """CREATE TABLE IF NOT EXISTS tokens (
+            digest TEXT PRIMARY KEY,
+            tool TEXT NOT NULL,
+            arguments TEXT NOT NULL,
+            state TEXT NOT NULL,
+            expires_at REAL NOT NULL,
+            used_at REAL
+        )""",
+        # A token works only for the store it was issued for; tokens of 0.1 (none: '') work for no store.
+        "ALTER TABLE tokens ADD COLUMN store_id TEXT NOT NULL DEFAULT ''",
+    ),
 )
-"""
 
 
 class ConfirmationError(Exception):
@@ -48,70 +53,80 @@ def _digest(token: str) -> str:
 
 
 class ConfirmationStore:
-    """Issues and redeems tokens. ``path=None`` keeps them in memory."""
+    """Issues and redeems one store's tokens. ``database``: a file, None (in memory), or a shared open
+    :class:`~hajatek_mcp.storage.Database`. A token issued for one store is unknown to every other."""
 
-    def __init__(self, path: Path | None, *, ttl: float = 300.0, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        database: Path | Database | None,
+        *,
+        store_id: str,
+        ttl: float = 300.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store_id = store_id
         self.ttl = ttl
         self._clock = clock
-        target = ":memory:" if path is None else str(path)
-        with opening(path, "the confirmation tokens"):
-            self._conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
-            if path is not None:
-                self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute(_SCHEMA)
-        self._lock = threading.Lock()
+        self._db = database if isinstance(database, Database) else Database(database, SCHEMA)
 
-    def issue(self, tool: str, arguments: Mapping[str, Any], state: str) -> str:
+    async def issue(self, tool: str, arguments: Mapping[str, Any], state: str) -> str:
         """A new token for exactly this call on a target in this state."""
         token = "cfm_" + secrets.token_urlsafe(24)
         now = self._clock()
-        with self._lock:
-            self._conn.execute("DELETE FROM tokens WHERE expires_at < ?", (now - 86400,))
-            self._conn.execute(
-                "INSERT INTO tokens (digest, tool, arguments, state, expires_at) VALUES (?, ?, ?, ?, ?)",
-                (_digest(token), tool, fingerprint(dict(arguments)), state, now + self.ttl),
+        row = (_digest(token), self.store_id, tool, fingerprint(dict(arguments)), state, now + self.ttl)
+
+        def issue(tx: Transaction) -> None:
+            tx.execute("DELETE FROM tokens WHERE expires_at < ?", (now - 86400,))
+            tx.execute(
+                "INSERT INTO tokens (digest, store_id, tool, arguments, state, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                row,
             )
+
+        await self._db.write(issue)
         return token
 
-    def redeem(self, token: str, tool: str, arguments: Mapping[str, Any], state: str) -> None:
+    async def redeem(self, token: str, tool: str, arguments: Mapping[str, Any], state: str) -> None:
         """Use ``token`` for this call, or raise :class:`ConfirmationError` saying why it cannot be used."""
-        digest, now = _digest(token), self._clock()
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT tool, arguments, state, expires_at, used_at FROM tokens WHERE digest = ?", (digest,)
-            ).fetchone()
-            if row is None:
-                raise ConfirmationError(
-                    "This confirm_token is not one this server issued. Call the tool again without confirm_token to "
-                    "get a preview and a new token."
-                )
-            bound_tool, bound_args, bound_state, expires_at, used_at = row
-            if used_at is not None:
-                raise ConfirmationError(
-                    "This confirm_token was already used; tokens work once. Call again without confirm_token for a "
-                    "new preview."
-                )
-            if now > expires_at:
-                raise ConfirmationError(
-                    f"This confirm_token expired (tokens last {self.ttl:.0f} s). Call again without confirm_token for "
-                    "a new preview."
-                )
-            if bound_tool != tool or bound_args != fingerprint(dict(arguments)):
-                raise ConfirmationError(
-                    "This confirm_token was issued for a different call (other tool or arguments). Repeat exactly "
-                    "the previewed call, or call without confirm_token for a new preview."
-                )
-            if bound_state != state:
-                raise ConfirmationError(
-                    "The target changed since the preview, so the preview no longer describes what would happen. "
-                    "Call again without confirm_token for a fresh preview and confirm with the merchant."
-                )
-            cursor = self._conn.execute(
-                "UPDATE tokens SET used_at = ? WHERE digest = ? AND used_at IS NULL", (now, digest)
+        digest, now, arguments_print = _digest(token), self._clock(), fingerprint(dict(arguments))
+
+        def redeem(tx: Transaction) -> None:
+            row = tx.one(
+                "SELECT tool, arguments, state, expires_at, used_at FROM tokens WHERE digest = ? AND store_id = ?",
+                (digest, self.store_id),
             )
-            if cursor.rowcount != 1:
+            _check(row, tool=tool, arguments_print=arguments_print, state=state, now=now, ttl=self.ttl)
+            if tx.execute("UPDATE tokens SET used_at = ? WHERE digest = ? AND used_at IS NULL", (now, digest)) != 1:
                 raise ConfirmationError("This confirm_token was already used; tokens work once.")
 
+        await self._db.write(redeem)
+
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._db.close()
+
+
+def _check(row: Row | None, *, tool: str, arguments_print: str, state: str, now: float, ttl: float) -> None:
+    """Why the token of ``row`` cannot be used for this call (raised), or nothing."""
+    if row is None:
+        raise ConfirmationError(
+            "This confirm_token is not one this server issued. Call the tool again without confirm_token to get a "
+            "preview and a new token."
+        )
+    bound_tool, bound_args, bound_state, expires_at, used_at = row
+    if used_at is not None:
+        raise ConfirmationError(
+            "This confirm_token was already used; tokens work once. Call again without confirm_token for a new preview."
+        )
+    if now > expires_at:
+        raise ConfirmationError(
+            f"This confirm_token expired (tokens last {ttl:.0f} s). Call again without confirm_token for a new preview."
+        )
+    if bound_tool != tool or bound_args != arguments_print:
+        raise ConfirmationError(
+            "This confirm_token was issued for a different call (other tool or arguments). Repeat exactly the "
+            "previewed call, or call without confirm_token for a new preview."
+        )
+    if bound_state != state:
+        raise ConfirmationError(
+            "The target changed since the preview, so the preview no longer describes what would happen. Call again "
+            "without confirm_token for a fresh preview and confirm with the merchant."
+        )

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -36,7 +34,7 @@ from starlette.routing import Route
 
 from hajatek_mcp.api import InvalidSignatureError, WebhookEvent, verify_signature
 from hajatek_mcp.api.webhooks import SIGNATURE_HEADER
-from hajatek_mcp.server.statefile import opening
+from hajatek_mcp.storage import Database, Schema, Transaction
 
 __all__ = ["EVENTS_URI", "MAX_WEBHOOK_BODY", "WEBHOOK_PATH", "EventHub", "EventInbox", "webhook_route"]
 
@@ -47,25 +45,44 @@ WEBHOOK_PATH = "/webhooks/hajatek"
 MAX_WEBHOOK_BODY = 1024 * 1024
 KNOWN_TYPES = frozenset({"order.created", "order.updated", "payment.completed", "product.created", "inventory.low"})
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    id TEXT PRIMARY KEY,
-    type TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    received_at REAL NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_received ON events (received_at);
-CREATE TABLE IF NOT EXISTS seen (
-    id TEXT PRIMARY KEY,
-    received_at REAL NOT NULL,
-    created REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS seen_received ON seen (received_at);
-"""
-#: An inbox written before ``seen`` existed: its stored events are its known ids (receipt time as creation time,
-#: which is no earlier, so each id is kept at least as long as it needs).
-_BACKFILL_SEEN = "INSERT OR IGNORE INTO seen (id, received_at, created) SELECT id, received_at, received_at FROM events"
+
+def _inbox_of_0_1(tx: Transaction) -> None:
+    """The tables as 0.1 and early 0.2 wrote them; an inbox written before ``seen`` existed gets its stored events as
+    its known ids (receipt time as creation time, which is no earlier, so each id is kept at least as long)."""
+    upgrading = bool(tx.columns("events")) and not tx.columns("seen")
+    tx.script(
+        """CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, type TEXT NOT NULL, created_at TEXT NOT NULL,
+                                             received_at REAL NOT NULL, data TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS seen (id TEXT PRIMARY KEY, received_at REAL NOT NULL, created REAL NOT NULL)"""
+    )
+    if upgrading:
+        tx.execute(
+            "INSERT OR IGNORE INTO seen (id, received_at, created) SELECT id, received_at, received_at FROM events"
+        )
+
+
+#: Oldest first; released migrations are never edited (see :class:`hajatek_mcp.storage.Schema`).
+SCHEMA = Schema(
+    "the event inbox",
+    (
+        _inbox_of_0_1,
+        # Every event belongs to one store, and an id is unique per store. Events of 0.1 carry none ('') and are
+        # shown to no store: they may be the sandbox's, and a real store must never see those (issue #21).
+        """CREATE TABLE events_by_store (store_id TEXT NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL,
+                                          created_at TEXT NOT NULL, received_at REAL NOT NULL, data TEXT NOT NULL,
+                                          PRIMARY KEY (store_id, id));
+        INSERT INTO events_by_store SELECT '', id, type, created_at, received_at, data FROM events;
+        DROP TABLE events;
+        ALTER TABLE events_by_store RENAME TO events;
+        CREATE INDEX events_received ON events (store_id, received_at);
+        CREATE TABLE seen_by_store (store_id TEXT NOT NULL, id TEXT NOT NULL, received_at REAL NOT NULL,
+                                    created REAL NOT NULL, PRIMARY KEY (store_id, id));
+        INSERT INTO seen_by_store SELECT '', id, received_at, created FROM seen;
+        DROP TABLE seen;
+        ALTER TABLE seen_by_store RENAME TO seen;
+        CREATE INDEX seen_received ON seen (received_at)""",
+    ),
+)
 
 
 def _iso(moment: float) -> str:
@@ -73,84 +90,80 @@ def _iso(moment: float) -> str:
 
 
 class EventInbox:
-    """Verified events, stored once each. ``path=None`` keeps them in memory (tests, the demo).
+    """One store's verified events, stored once each. ``database``: a file, None (in memory), or a shared open
+    :class:`~hajatek_mcp.storage.Database`.
 
     ``events`` holds the bodies (for the retention); ``seen`` holds every id received (for the retention or the
-    replay window, whichever is longer). Reads show only bodies inside the retention.
+    replay window, whichever is longer). Reads show only bodies inside the retention, and only this store's.
     """
 
     def __init__(
         self,
-        path: Path | None,
+        database: Path | Database | None,
         *,
+        store_id: str,
         retention_days: float = 30.0,
         max_age: float = 86400.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self.store_id = store_id
         self.retention = retention_days * 86400
         self.max_age = max_age
         self._clock = clock
-        with opening(path, "the event inbox"):  # a damaged file is named, and never deleted
-            self._conn = sqlite3.connect(":memory:" if path is None else str(path), check_same_thread=False,
-                                         isolation_level=None)  # fmt: skip
-            if path is not None:
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute("PRAGMA synchronous=FULL")  # committed means on disk before the 2xx
-            upgrading = self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'seen'").fetchone() is None
-            self._conn.executescript(_SCHEMA)
-            if upgrading:
-                self._conn.execute(_BACKFILL_SEEN)
-        self._lock = threading.Lock()
+        self._db = database if isinstance(database, Database) else Database(database, SCHEMA)
 
     @property
     def id_lifetime(self) -> float:
         """Seconds an event id stays known: at least the retention and at least the replay window."""
         return max(self.retention, self.max_age)
 
-    def add(self, event: WebhookEvent) -> bool:
-        """Store ``event``; False if its id was already known (a redelivery or a replay), even if its body is gone."""
+    async def add(self, event: WebhookEvent) -> bool:
+        """Store ``event``; False if its id was already known (a redelivery or a replay), even if its body is gone.
+
+        The id and the body land together, or neither does; committed (on disk) before this returns.
+        """
         now = self._clock()
         data = json.dumps(event.data, ensure_ascii=False, separators=(",", ":"), default=str)
         created = event.created_at.astimezone(UTC)
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")  # the id and the body land together, or neither does
-            try:
-                cursor = self._conn.execute(
-                    "INSERT OR IGNORE INTO seen (id, received_at, created) VALUES (?, ?, ?)",
-                    (event.id, now, created.timestamp()),
-                )
-                new = cursor.rowcount == 1
-                if new:
-                    self._conn.execute(
-                        "INSERT OR IGNORE INTO events (id, type, created_at, received_at, data) VALUES (?, ?, ?, ?, ?)",
-                        (event.id, event.type, created.strftime("%Y-%m-%dT%H:%M:%SZ"), now, data),
-                    )
-                self._purge(now)
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-        return new
 
-    def _purge(self, now: float) -> None:
+        def add(tx: Transaction) -> bool:
+            new = (
+                tx.execute(
+                    "INSERT OR IGNORE INTO seen (store_id, id, received_at, created) VALUES (?, ?, ?, ?)",
+                    (self.store_id, event.id, now, created.timestamp()),
+                )
+                == 1
+            )
+            if new:
+                tx.execute(
+                    "INSERT OR IGNORE INTO events (store_id, id, type, created_at, received_at, data) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (self.store_id, event.id, event.type, created.strftime("%Y-%m-%dT%H:%M:%SZ"), now, data),
+                )
+            self._purge(tx, now)
+            return new
+
+        return await self._db.write(add)
+
+    def _purge(self, tx: Transaction, now: float) -> None:
         """Drop bodies past the retention, and ids past both their receipt and creation plus :attr:`id_lifetime`."""
-        self._conn.execute("DELETE FROM events WHERE received_at < ?", (now - self.retention,))
+        tx.execute("DELETE FROM events WHERE store_id = ? AND received_at < ?", (self.store_id, now - self.retention))
         cut = now - self.id_lifetime
-        self._conn.execute("DELETE FROM seen WHERE received_at < ? AND created < ?", (cut, cut))
+        tx.execute("DELETE FROM seen WHERE store_id = ? AND received_at < ? AND created < ?", (self.store_id, cut, cut))
 
     def now(self) -> float:
         return self._clock()
 
-    def known(self, event_id: str) -> bool:
-        with self._lock:
-            return self._conn.execute("SELECT 1 FROM seen WHERE id = ?", (event_id,)).fetchone() is not None
+    async def known(self, event_id: str) -> bool:
+        found = await self._db.one("SELECT 1 FROM seen WHERE store_id = ? AND id = ?", (self.store_id, event_id))
+        return found is not None
 
-    def recent(
+    async def recent(
         self, *, type: str | None = None, since: datetime | None = None, limit: int = 20
     ) -> list[dict[str, Any]]:
         """Newest first (by received time), optionally of one type and received since a moment."""
-        sql = "SELECT id, type, created_at, received_at, data FROM events WHERE received_at >= ?"
-        params: list[Any] = [self._kept_since()]
+        sql = "SELECT id, type, created_at, received_at, data FROM events WHERE store_id = ? AND received_at >= ?"
+        params: list[Any] = [self.store_id, self._kept_since()]
         if type:
             sql += " AND type = ?"
             params.append(type)
@@ -159,22 +172,21 @@ class EventInbox:
             params.append(since.timestamp())
         sql += " ORDER BY received_at DESC, rowid DESC LIMIT ?"
         params.append(limit)
-        with self._lock:
-            rows = self._conn.execute(sql, params).fetchall()
-        return [self._row(r) for r in rows]
+        return [self._row(r) for r in await self._db.all(sql, params)]
 
-    def get(self, event_id: str) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT id, type, created_at, received_at, data FROM events WHERE id = ? AND received_at >= ?",
-                (event_id, self._kept_since()),
-            ).fetchone()
+    async def get(self, event_id: str) -> dict[str, Any] | None:
+        row = await self._db.one(
+            "SELECT id, type, created_at, received_at, data FROM events WHERE store_id = ? AND id = ? "
+            "AND received_at >= ?",
+            (self.store_id, event_id, self._kept_since()),
+        )
         return None if row is None else self._row(row)
 
-    def count(self) -> int:
-        with self._lock:
-            since = self._kept_since()
-            return int(self._conn.execute("SELECT COUNT(*) FROM events WHERE received_at >= ?", (since,)).fetchone()[0])
+    async def count(self) -> int:
+        row = await self._db.one(
+            "SELECT COUNT(*) FROM events WHERE store_id = ? AND received_at >= ?", (self.store_id, self._kept_since())
+        )
+        return int(row[0]) if row else 0
 
     def _kept_since(self) -> float:
         """Bodies received before this moment are past the retention: never shown, even before the next purge."""
@@ -187,8 +199,7 @@ class EventInbox:
                 "data": json.loads(data)}  # fmt: skip
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._db.close()
 
 
 class EventHub:
@@ -274,13 +285,13 @@ def webhook_route(
             store = inbox()
         except RuntimeError:
             return _reject(503, "the server is starting; Hajatek will retry")
-        if store.known(event.id):
+        if await store.known(event.id):
             return JSONResponse({"received": True, "duplicate": True})
         age = store.now() - event.created_at.timestamp()
         if age > store.max_age:
             logger.warning("webhook %s rejected: created %.0f s ago, beyond the replay window", event.id, age)
             return _reject(400, "event is older than the replay window")
-        if store.add(event):
+        if await store.add(event):
             logger.info("webhook %s (%s) stored", event.id, event.type)
             await hub.announce(event.id)
         return JSONResponse({"received": True})

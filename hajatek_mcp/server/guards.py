@@ -208,13 +208,13 @@ class Reference:
     stock: int
 
 
-def reference(shop: Shop, product: Product) -> Reference:
+async def reference(shop: Shop, product: Product) -> Reference:
     """The highest price and stock of ``product`` in the guard window: now (the listing just read), and before each
     write the audit log recorded for it since. Walking back, a value the merchant confirmed ends the walk for that
     field: they agreed to it, so it is the reference from then on.
     """
     since = shop.options.clock() - shop.options.guard_window
-    entries = [e for e in shop.audit.history(product.id, since=since) if e["outcome"] in _MAY_HAVE_APPLIED]
+    entries = [e for e in await shop.audit.history(product.id, since=since) if e["outcome"] in _MAY_HAVE_APPLIED]
     prices = [product.price, *_seen(entries, "price", _decimal)]
     stocks = [product.stock or 0, *_seen(entries, "stock", _whole)]
     return Reference(price=max(prices), stock=max(stocks))
@@ -261,7 +261,7 @@ async def plan_update_product(
         return Plan(target=product_id, guarded=False, preview=f"Update {product_id}.")
     product = await shop.client.find_product(product_id, max_pages=LOOKUP_PAGES)
     share = Decimal(str(shop.options.price_cut_guard))
-    ref = reference(shop, product)
+    ref = await reference(shop, product)
     hours = shop.options.guard_window / 3600
     window = f"its highest in the last {hours:g} h"
     reasons: list[str] = []
@@ -340,9 +340,9 @@ def _may_write() -> bool:
     return token is None or WRITE_SCOPE in token.scopes
 
 
-def _require_write_scope(shop: Shop, tool: str, arguments: Mapping[str, Any]) -> None:
+async def _require_write_scope(shop: Shop, tool: str, arguments: Mapping[str, Any]) -> None:
     if not _may_write():
-        shop.audit.record(tool, arguments, "refused", "not_guarded", detail="read-only OAuth grant")
+        await shop.audit.record(tool, arguments, "refused", "not_guarded", detail="read-only OAuth grant")
         raise ToolError(
             f"{tool} changes the store, but this connection was granted read-only access (store.read). Nothing was "
             "changed. Ask the merchant to reconnect the app and choose 'Read and change' on the consent page."
@@ -361,20 +361,20 @@ async def guarded(
 ) -> CallToolResult:
     """Run a guarded write after the yes ``answer`` carries, or return a preview and token, or say it was declined."""
     audit, args = shop.audit, dict(arguments)
-    _require_write_scope(shop, tool, args)
+    await _require_write_scope(shop, tool, args)
     if plan.error is not None:
-        audit.record(tool, args, "failed", "not_guarded", target=plan.target, detail=plan.error)
+        await audit.record(tool, args, "failed", "not_guarded", target=plan.target, detail=plan.error)
         raise ToolError(f"{plan.error} Nothing was changed.")
     if isinstance(answer, DeclinedElicitation | CancelledElicitation):
         declined = isinstance(answer, DeclinedElicitation)
         outcome: Literal["declined", "cancelled"] = "declined" if declined else "cancelled"
-        audit.record(tool, args, outcome, "elicitation", target=plan.target)
+        await audit.record(tool, args, outcome, "elicitation", target=plan.target)
         text = f"The merchant {outcome} the request: nothing was changed. {plan.preview}"
         return shop.result(Guarded[Any](outcome=outcome, preview=plan.preview, next_step=text))
     assert isinstance(answer, AcceptedElicitation)  # noqa: S101  # the SDK's union has exactly three members
     if isinstance(answer.data, Confirm):
         if not answer.data.confirm:
-            audit.record(tool, args, "declined", "elicitation", target=plan.target, detail="answered no")
+            await audit.record(tool, args, "declined", "elicitation", target=plan.target, detail="answered no")
             return shop.result(Guarded[Any](outcome="declined", preview=plan.preview,
                                             next_step="The merchant answered no: nothing was changed."))  # fmt: skip
         path: ConfirmPath = "elicitation"
@@ -382,8 +382,8 @@ async def guarded(
         path = Decision.model_validate(answer.data).path
     if path == "token":
         if confirm_token is None:
-            token = shop.confirmations.issue(tool, args, plan.state)
-            audit.record(tool, args, "preview", "token", target=plan.target)
+            token = await shop.confirmations.issue(tool, args, plan.state)
+            await audit.record(tool, args, "preview", "token", target=plan.target)
             step = (
                 f"Nothing was changed yet. Show the merchant the preview; if they agree, call {tool} again with the "
                 f"same arguments and confirm_token. The token works once and expires in {shop.confirmations.ttl:.0f} s."
@@ -394,9 +394,9 @@ async def guarded(
             )  # fmt: skip
             return shop.result(view)
         try:
-            shop.confirmations.redeem(confirm_token, tool, args, plan.state)
+            await shop.confirmations.redeem(confirm_token, tool, args, plan.state)
         except ConfirmationError as exc:
-            audit.record(tool, {**args, "confirm_token": confirm_token}, "refused", "token", target=plan.target,
+            await audit.record(tool, {**args, "confirm_token": confirm_token}, "refused", "token", target=plan.target,
                          detail=str(exc))  # fmt: skip
             raise ToolError(f"{exc} Nothing was changed.") from None
     done = await unguarded_write(
@@ -423,28 +423,28 @@ async def unguarded_write(
     them in, so replaying the log's executed writes gives the store's state. A write whose answer was lost is
     recorded as ``unknown`` (or ``cancelled``): it may be applied later, and the agent is told to check.
     """
-    _require_write_scope(shop, tool, arguments)
+    await _require_write_scope(shop, tool, arguments)
     sent = False
     try:
-        async with shop.writes.hold(target, *related):
+        async with shop.hold(target, *related):
             sent = True
             try:
                 result = await execute()
             except HajatekError as exc:
                 outcome: Outcome = "unknown" if exc.outcome_unknown else "failed"
-                shop.audit.record(tool, arguments, outcome, path, target=target, detail=str(exc), before=before)
+                await shop.audit.record(tool, arguments, outcome, path, target=target, detail=str(exc), before=before)
                 raise
             except BaseException:
                 # Cancelled (or the client left) while the request was out: the store may have applied it. The
-                # record is synchronous, so it is written even inside a cancelled scope.
+                # record is shielded, so it is written even inside a cancelled scope.
                 detail = "cancelled in flight; it may have been applied: check the current state"
-                shop.audit.record(tool, arguments, "cancelled", path, target=target, detail=detail, before=before)
+                await shop.audit.record(tool, arguments, "cancelled", path, target=target, detail=detail, before=before)
                 raise
-            shop.audit.record(tool, arguments, "executed", path, target=target or getattr(result, "id", None),
+            await shop.audit.record(tool, arguments, "executed", path, target=target or getattr(result, "id", None),
                               before=before)  # fmt: skip
             return result
     except BaseException:
         if not sent:  # cancelled while an earlier write to the same target ran
             detail = "cancelled while waiting for an earlier write to the same target; nothing was sent"
-            shop.audit.record(tool, arguments, "cancelled", path, target=target, detail=detail)
+            await shop.audit.record(tool, arguments, "cancelled", path, target=target, detail=detail)
         raise

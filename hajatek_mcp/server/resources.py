@@ -197,18 +197,18 @@ def register(server: MCPServer[Shop], options: ServerOptions, ref: ShopRef) -> N
 
     @server.resource("hajatek://audit", name="audit", title="Audit log", mime_type=_JSON,
                      description="The latest 50 write attempts: tool, arguments, outcome, confirmation.")  # fmt: skip
-    def audit() -> str:
-        return resource_text({"entries": ref.get().audit.recent(50)}, redact=options.redact_pii)
+    async def audit() -> str:
+        return resource_text({"entries": await ref.get().audit.recent(50)}, redact=options.redact_pii)
 
     @server.resource("hajatek://events", name="events", title="Store events", mime_type=_JSON,
                      description="The latest 50 events Hajatek sent; subscribe to hear of new ones.")  # fmt: skip
-    def events() -> str:
-        return sandboxed({"events": ref.get().inbox.recent(limit=50)})
+    async def events() -> str:
+        return sandboxed({"events": await ref.get().inbox.recent(limit=50)})
 
     @server.resource("hajatek://events/{event_id}", name="event", title="Store event", mime_type=_JSON,
                      description="One event by id (evt_…).")  # fmt: skip
     async def event(event_id: str) -> str:
-        found = ref.get().inbox.get(event_id)
+        found = await ref.get().inbox.get(event_id)
         if found is None:
             message = f"No event {quote(event_id, 64)} in the inbox; hajatek://events lists recent ones."
             raise ResourceNotFoundError(message)

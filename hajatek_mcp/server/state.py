@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
@@ -131,7 +131,16 @@ class Shop:
     confirmations: ConfirmationStore
     inbox: EventInbox
     writes: TargetLocks = field(default_factory=TargetLocks)
-    """Shared by every shop of one server (legacy SSE opens one per connection)."""
+    """Shared by every shop of one server (legacy SSE opens one per connection); keys carry the store id."""
+
+    @property
+    def store_id(self) -> str:
+        """The store this shop acts on: every piece of local state it reads or writes is keyed by it."""
+        return self.client.store_id or ""
+
+    def hold(self, *targets: str | None) -> AbstractAsyncContextManager[None]:
+        """Hold the write locks of ``targets`` (ids of this store) for a block; ``None`` holds nothing."""
+        return self.writes.hold(*(None if t is None else f"{self.store_id}/{t}" for t in targets))
 
     def result(self, view: BaseModel, note: str | None = None) -> CallToolResult:
         """A tool result for ``view``; on the sandbox, the text says so."""

@@ -26,12 +26,12 @@ async def test_a_long_description_is_capped_and_one_line_in_the_audit(connect: C
     assert description.count("\n") <= NOTICE[:TEXT_CAP].count("\n"), "free text keeps its lines, never more"
 
 
-def test_every_string_of_an_entry_is_capped_and_cleaned(tmp_path: Path) -> None:
-    log = AuditLog(tmp_path / "audit.db")
+async def test_every_string_of_an_entry_is_capped_and_cleaned(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.db", store_id="str_a")
     try:
-        log.record("update_product\u202e", {"name": "x\u200b" * 100_000, "k" * 1000: 1}, "failed", "not_guarded",
+        await log.record("update_product\u202e", {"name": "x\u200b" * 100_000, "k" * 1000: 1}, "failed", "not_guarded",
                    target="prod_1\n2", detail="d\U000e0041" * 10_000)  # fmt: skip
-        (entry,) = log.recent(1)
+        (entry,) = await log.recent(1)
     finally:
         log.close()
     assert entry["tool"] == "update_product"

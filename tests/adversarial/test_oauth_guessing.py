@@ -95,12 +95,13 @@ class OAuthServer:
         async with httpx2.AsyncClient(transport=transport, base_url=ISSUER) as http:
             yield Visitor(http)
 
-    def audit(self, *, oauth: bool) -> list[dict[str, Any]]:
-        """The newest 50 entries of the audit log (``audit.db``): the store's writes, or the OAuth server's."""
+    async def audit(self, *, oauth: bool, store_id: str = "") -> list[dict[str, Any]]:
+        """The newest 50 entries of the audit log (``audit.db``): a store's writes, or the OAuth server's (whose
+        entries belong to no store)."""
         assert self.data_dir is not None, "a server with its state in memory keeps no audit file"
-        log = AuditLog(self.data_dir / "audit.db")
+        log = AuditLog(self.data_dir / "audit.db", store_id=store_id)
         try:
-            return log.recent(oauth=oauth)
+            return await log.recent(oauth=oauth)
         finally:
             log.close()
 
@@ -205,11 +206,11 @@ async def test_each_wrong_passphrase_is_logged_and_audited_with_the_address_neve
         for guess in ("hunter2-first-guess", "hunter2-second-guess"):
             await attacker.sign_in(await attacker.consent(client_id), guess)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "passphrase" in r.msg]
-    entries = oauth_server.audit(oauth=True)
+    entries = await oauth_server.audit(oauth=True)
     assert len(warnings) == 2
     assert all(ATTACKER in w and client_id in w for w in warnings)
     assert [(e["tool"], e["outcome"], e["path"], e["target"]) for e in entries] == [
         ("oauth.signin", "refused", "not_guarded", client_id)
     ] * 2
     assert all(ATTACKER in e["detail"] for e in entries)
-    assert "hunter2" not in caplog.text + json.dumps(entries + oauth_server.audit(oauth=False))
+    assert "hunter2" not in caplog.text + json.dumps(entries + await oauth_server.audit(oauth=False))

@@ -134,15 +134,16 @@ async def test_fifty_anonymous_registrations_leave_the_audit_log_to_the_store_wr
     oauth_server: OAuthServer,
 ) -> None:
     assert oauth_server.data_dir is not None
-    log = AuditLog(oauth_server.data_dir / "audit.db")  # a real write, as update_order_status records it
-    log.record("update_order_status", {"order_id": "ord_0042", "status": "refunded"}, "executed", "elicitation",
-               target="ord_0042")  # fmt: skip
+    log = AuditLog(oauth_server.data_dir / "audit.db", store_id="str_shop")  # a real write, as a tool records it
+    await log.record("update_order_status", {"order_id": "ord_0042", "status": "refunded"}, "executed",
+                     "elicitation", target="ord_0042")  # fmt: skip
     log.close()
     for n in range(3):
         async with oauth_server.visitor(f"203.0.113.{n + 1}") as stranger:
             for _ in range(20 if n < 2 else 10):
                 assert (await stranger.register(client_name=HOSTILE_NAME)).status_code == 201
-    writes, oauth = oauth_server.audit(oauth=False), oauth_server.audit(oauth=True)
+    writes = await oauth_server.audit(oauth=False, store_id="str_shop")
+    oauth = await oauth_server.audit(oauth=True)
     assert [(e["tool"], e["target"]) for e in writes] == [("update_order_status", "ord_0042")]
     assert oauth == []  # registrations are kept in oauth.db (`hajatek-mcp oauth clients`), not in the audit log
     assert "SYSTEM NOTICE" not in json.dumps(writes + oauth)

@@ -119,19 +119,21 @@ def event(event_id: str, created: datetime) -> WebhookEvent:
     return WebhookEvent.model_validate_json(delivery(event_id, created)[0])
 
 
-def test_an_id_is_forgotten_once_both_the_retention_and_the_window_are_over(clock: FakeClock) -> None:
-    inbox = EventInbox(None, retention_days=0.5, max_age=DAY, clock=clock)
+async def test_an_id_is_forgotten_once_both_the_retention_and_the_window_are_over(clock: FakeClock) -> None:
+    inbox = EventInbox(None, store_id="str_a", retention_days=0.5, max_age=DAY, clock=clock)
     try:
-        assert inbox.add(event("evt_first", NOW))
+        assert await inbox.add(event("evt_first", NOW))
         clock.now += DAY + 1
-        assert inbox.add(event("evt_later", NOW + timedelta(days=1)))  # purges
-        assert not inbox.known("evt_first")  # the table stays bounded; the window now refuses the replay
-        assert inbox.known("evt_later")
+        assert await inbox.add(event("evt_later", NOW + timedelta(days=1)))  # purges
+        assert not await inbox.known("evt_first")  # the table stays bounded; the window now refuses the replay
+        assert await inbox.known("evt_later")
     finally:
         inbox.close()
 
 
-def test_an_inbox_written_before_ids_were_kept_apart_still_knows_its_events(tmp_path: Path, clock: FakeClock) -> None:
+async def test_an_inbox_written_before_ids_were_kept_apart_still_knows_its_events(
+    tmp_path: Path, clock: FakeClock
+) -> None:
     path = tmp_path / "events.db"
     with closing(sqlite3.connect(path)) as old:  # the schema of the previous release, with one stored event
         old.executescript("CREATE TABLE events (id TEXT PRIMARY KEY, type TEXT NOT NULL, created_at TEXT NOT NULL, "
@@ -139,10 +141,10 @@ def test_an_inbox_written_before_ids_were_kept_apart_still_knows_its_events(tmp_
         old.execute("INSERT INTO events VALUES ('evt_old', 'order.created', '2026-11-27T12:00:00Z', ?, '{}')",
                     (clock.now,))  # fmt: skip
         old.commit()
-    inbox = EventInbox(path, retention_days=30, max_age=DAY, clock=clock)
+    inbox = EventInbox(path, store_id="", retention_days=30, max_age=DAY, clock=clock)  # 0.1's events: no store
     try:
-        assert inbox.known("evt_old")
-        assert not inbox.add(event("evt_old", NOW))
-        assert [e["id"] for e in inbox.recent()] == ["evt_old"]
+        assert await inbox.known("evt_old")
+        assert not await inbox.add(event("evt_old", NOW))
+        assert [e["id"] for e in await inbox.recent()] == ["evt_old"]
     finally:
         inbox.close()

@@ -22,7 +22,7 @@ from hajatek_mcp.cli import ExitCode
 from hajatek_mcp.server.audit import AuditLog
 from hajatek_mcp.server.confirmations import ConfirmationStore
 from hajatek_mcp.server.events import EventInbox
-from hajatek_mcp.server.statefile import StateFileError
+from hajatek_mcp.storage.files import StateFileError
 from tests.e2e.conftest import StdioConnect, free_port
 from tests.e2e.test_cli_commands import hajatek_mcp
 
@@ -204,11 +204,11 @@ def test_doctor_names_a_damaged_audit_log(script: Path, env: dict[str, str], tmp
 @pytest.mark.parametrize(
     "open_store", [AuditLog, ConfirmationStore, EventInbox], ids=["audit", "confirmations", "events"]
 )
-def test_each_store_names_its_damaged_file_itself(tmp_path: Path, open_store: Callable[[Path], object]) -> None:
+def test_each_store_names_its_damaged_file_itself(tmp_path: Path, open_store: Callable[..., object]) -> None:
     """The same error when a store is opened by the server's lifespan rather than checked by the CLI first."""
     damaged = tmp_path / "state.db"
     damaged.write_bytes(NOT_A_DATABASE)
     with pytest.raises(StateFileError, match="is not a readable SQLite database") as caught:
-        open_store(damaged)
+        open_store(damaged, store_id="str_a")
     assert caught.value.path == damaged
     assert damaged.read_bytes() == NOT_A_DATABASE

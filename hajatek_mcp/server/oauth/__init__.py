@@ -38,7 +38,8 @@ class OAuthSetup:
             raise ValueError("the OAuth issuer must be an https:// URL (http only for 127.0.0.1 or localhost)")
         self.resource = f"{issuer}/mcp"
         self.store = OAuthStore(state_dir / "oauth.db" if state_dir else None, clock=clock)
-        self.audit = AuditLog(state_dir / "audit.db" if state_dir else None, clock=clock)
+        # The OAuth server is this server's, not a store's: its entries (oauth.*) carry no store id.
+        self.audit = AuditLog(state_dir / "audit.db" if state_dir else None, store_id="", clock=clock)
         self.provider = HajatekOAuthProvider(self.store, issuer=issuer, resource=self.resource, audit=self.audit)
         registration = ClientRegistrationOptions(enabled=True, valid_scopes=list(SCOPES), default_scopes=[READ])
         self.settings = AuthSettings(

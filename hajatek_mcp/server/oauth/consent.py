@@ -172,7 +172,7 @@ def consent_routes(provider: HajatekOAuthProvider, passphrase: SecretStr, limite
         page = form_page(request_id, pending, held_back(refusal, limiter.clock()), status=429)
         return with_retry_after(page, refusal)
 
-    def wrong(request_id: str, pending: _Pending, address: str) -> Response:
+    async def wrong(request_id: str, pending: _Pending, address: str) -> Response:
         """A wrong passphrase: counted, logged, audited; the request is void after its fifth."""
         client_id, _, _, attempts = pending
         failures, refusal = limiter.failure(address)
@@ -180,7 +180,7 @@ def consent_routes(provider: HajatekOAuthProvider, passphrase: SecretStr, limite
         logger.warning("wrong OAuth consent passphrase from %s for client %s (%d from this address in %d minutes)%s",
                        address, client_id, failures, SIGNIN_WINDOW // 60, f"; {later}" if refusal and refusal.lockout
                        else "")  # fmt: skip
-        provider.audit.record("oauth.signin", {"address": address}, "refused", "not_guarded", target=client_id,
+        await provider.audit.record("oauth.signin", {"address": address}, "refused", "not_guarded", target=client_id,
                               detail=f"wrong passphrase from {address}")  # fmt: skip
         provider.store.count_attempt(request_id)
         status = 429 if refusal is not None and refusal.lockout else 401
@@ -192,16 +192,18 @@ def consent_routes(provider: HajatekOAuthProvider, passphrase: SecretStr, limite
         page = form_page(request_id, pending, f"Wrong passphrase. {later or 'Try again.'}", status=status)
         return with_retry_after(page, refusal)
 
-    def sign_in(request_id: str, pending: _Pending, address: str, typed: str, scope: str) -> Response:
+    async def sign_in(request_id: str, pending: _Pending, address: str, typed: str, scope: str) -> Response:
         refusal = limiter.refusal(address)  # before comparing: while held back, the right passphrase fails too
         if refusal is not None:
             return refused(request_id, pending, address, refusal)
         if not hmac.compare_digest(hashlib.sha256(typed.encode()).digest(), expected):
-            return wrong(request_id, pending, address)
+            return await wrong(request_id, pending, address)
         limiter.success(address)
         # The merchant decides: read-only unless they picked read-and-change, whatever the app asked for.
         scopes = [READ, WRITE] if scope == WRITE else [READ]
-        return _secure(RedirectResponse(provider.approve(request_id, scopes, subject="merchant"), status_code=303))
+        return _secure(
+            RedirectResponse(await provider.approve(request_id, scopes, subject="merchant"), status_code=303)
+        )
 
     async def answer(request: Request) -> Response:
         form = await request.form()
@@ -214,8 +216,8 @@ def consent_routes(provider: HajatekOAuthProvider, passphrase: SecretStr, limite
                          "link from your AI application again.</p>", status=403)  # fmt: skip
         try:
             if form.get("action") == "deny":
-                return _secure(RedirectResponse(provider.deny(request_id), status_code=303))
-            return sign_in(request_id, pending, client_address(request), str(form.get("passphrase", "")),
+                return _secure(RedirectResponse(await provider.deny(request_id), status_code=303))
+            return await sign_in(request_id, pending, client_address(request), str(form.get("passphrase", "")),
                            str(form.get("scope", "")))  # fmt: skip
         except AuthorizeError:
             return expired()

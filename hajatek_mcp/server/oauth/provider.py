@@ -93,7 +93,7 @@ class HajatekOAuthProvider:
         )
         return f"{self.issuer}/oauth/consent?request={request_id}"
 
-    def approve(self, request_id: str, scopes: list[str], subject: str) -> str:
+    async def approve(self, request_id: str, scopes: list[str], subject: str) -> str:
         """The merchant said yes on the consent page: a code for the client's redirect URI (single-use, 5 min)."""
         pending = self.store.pending(request_id)
         if pending is None or not self.store.drop_pending(request_id):
@@ -102,15 +102,15 @@ class HajatekOAuthProvider:
         code = new_secret("hjk_code_")
         self.store.add_code(code, client_id, {**params, "scopes": scopes, "subject": subject}, CODE_TTL)
         self.store.mark_authorized(client_id)
-        self.audit.record("oauth.grant", {"scopes": scopes}, "executed", "host", target=client_id)
+        await self.audit.record("oauth.grant", {"scopes": scopes}, "executed", "host", target=client_id)
         return _with_query(params["redirect_uri"], code=code, state=params.get("state"))
 
-    def deny(self, request_id: str) -> str:
+    async def deny(self, request_id: str) -> str:
         pending = self.store.pending(request_id)
         if pending is None or not self.store.drop_pending(request_id):
             raise AuthorizeError("access_denied", "this consent request expired or was already answered")
         client_id, params, _, _ = pending
-        self.audit.record("oauth.grant", {}, "declined", "host", target=client_id)
+        await self.audit.record("oauth.grant", {}, "declined", "host", target=client_id)
         return _with_query(params["redirect_uri"], error="access_denied", state=params.get("state"))
 
     async def load_authorization_code(
@@ -165,7 +165,7 @@ class HajatekOAuthProvider:
         if not set(scopes or grant.scopes) <= set(grant.scopes):
             raise TokenError("invalid_scope", "a refresh cannot widen the granted scopes")
         self.store.revoke_grant(grant.grant_id)  # rotation: the old access and refresh tokens stop working
-        self.audit.record("oauth.refresh", {"scopes": scopes or grant.scopes}, "executed", "not_guarded",
+        await self.audit.record("oauth.refresh", {"scopes": scopes or grant.scopes}, "executed", "not_guarded",
                           target=grant.client_id)  # fmt: skip
         return self._issue(grant.grant_id, grant.client_id, scopes or grant.scopes, grant.subject)
 
@@ -181,7 +181,7 @@ class HajatekOAuthProvider:
         grant = self.store.token(token.token, "access") or self.store.token(token.token, "refresh")
         if grant is not None:
             self.store.revoke_grant(grant.grant_id)
-            self.audit.record("oauth.revoke", {}, "executed", "not_guarded", target=grant.client_id)
+            await self.audit.record("oauth.revoke", {}, "executed", "not_guarded", target=grant.client_id)
 
     async def exchange_identity_assertion(self, client: OAuthClientInformationFull, params: Any) -> OAuthToken:
         raise TokenError("unsupported_grant_type", "identity assertions are not supported by this server")

@@ -40,7 +40,7 @@ async def list_events(
     """Store events Hajatek sent (new orders, status changes, payments, new products, low stock), newest first."""
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
-    events = [EventView(**e) for e in shop.inbox.recent(type=type, since=since, limit=limit)]
+    events = [EventView(**e) for e in await shop.inbox.recent(type=type, since=since, limit=limit)]
     view = EventList(events=events, receiving=shop.options.webhook_secret is not None)
     note = None if view.receiving else "No webhook secret is configured, so no events can arrive."
     return shop.result(view, note)
