@@ -18,9 +18,9 @@ How a yes is obtained, per request (``--confirm``):
   tool, the exact arguments and the target's state; the second call carrying it executes;
 - ``none``: the host's own approval prompt is trusted.
 
-Every attempt and outcome goes to the audit log. Resolvers here run before the tool body: a plan resolver reads the
-target's current state, an ask resolver decides whether to elicit. A connection granted read-only access is refused
-before anything is read or asked.
+Every attempt and outcome goes to the audit log (running the write: :mod:`hajatek_mcp.server.writes`). Resolvers
+here run before the tool body: a plan resolver reads the target's current state, an ask resolver decides whether to
+elicit. A connection granted read-only access is refused before anything is read or asked.
 
 The question and the preview lead with the server's own facts (what, which id, old → new, the percentage); store text
 (a product's name) follows as a one-line, length-capped excerpt (:func:`hajatek_mcp.server.safety.quote`), so no
@@ -30,45 +30,37 @@ name can add a line to the question or push the facts out of view.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Any, Generic, Literal, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import (
-    AcceptedElicitation,
-    CancelledElicitation,
     Context,
-    DeclinedElicitation,
     Elicit,
-    ElicitationResult,
     Resolve,
 )
-from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
 from hajatek_mcp.api import HajatekError, LookupLimitError, Order, Product
-from hajatek_mcp.server.audit import ConfirmPath, Outcome
-from hajatek_mcp.server.confirmations import ConfirmationError, fingerprint
+from hajatek_mcp.server.audit import ConfirmPath
+from hajatek_mcp.server.confirmations import fingerprint
 from hajatek_mcp.server.safety import clean, quote
 from hajatek_mcp.server.state import Shop, current_shop
-from hajatek_mcp.server.views import View
 
 __all__ = [
     "GUARDED_STATUSES",
     "Confirm",
-    "Guarded",
+    "Decision",
     "Plan",
     "ask_delete_product",
     "ask_order_status",
     "ask_update_product",
-    "guarded",
+    "may_write",
     "plan_delete_product",
     "plan_order_status",
     "plan_update_product",
-    "unguarded_write",
 ]
 
 #: The OAuth scope that allows writes (see hajatek_mcp.server.oauth).
@@ -114,7 +106,7 @@ def planning(target_arg: str) -> Callable[[Callable[P, Awaitable[Plan]]], Callab
     def decorate(fn: Callable[P, Awaitable[Plan]]) -> Callable[P, Awaitable[Plan]]:
         @functools.wraps(fn)
         async def wrapper(*args: P.args, **kwargs: P.kwargs) -> Plan:
-            if not _may_write():  # refused by the tool before anything is read or asked
+            if not may_write():  # refused by the tool before anything is read or asked
                 return Plan(target=str(kwargs.get(target_arg)), guarded=False, preview="", error="read-only grant")
             try:
                 return await fn(*args, **kwargs)
@@ -139,17 +131,6 @@ class Decision(BaseModel):
     """What an ask resolver returns when it does not ask the user."""
 
     path: ConfirmPath
-
-
-class Guarded(View, Generic[T]):
-    """The result of a guarded tool: done, waiting for confirmation, or declined."""
-
-    outcome: Literal["done", "confirmation_required", "declined", "cancelled"]
-    result: T | None = None
-    preview: str | None = Field(default=None, description="what the change would do")
-    confirm_token: str | None = Field(default=None, description="pass in the same call once the merchant agrees")
-    expires_in: int | None = Field(default=None, description="seconds the token stays valid")
-    next_step: str | None = None
 
 
 # -- the policy: plans ----------------------------------------------------------------------------------------------
@@ -331,120 +312,10 @@ def ask_update_product(
     return _decide(ctx, plan, confirm_token)
 
 
-# -- running a write --------------------------------------------------------------------------------------------------
+# -- who may write -------------------------------------------------------------------------------------------------
 
 
-def _may_write() -> bool:
+def may_write() -> bool:
     """Over OAuth, a write needs ``store.write``; stdio and static-token connections carry no OAuth token."""
     token = get_access_token()
     return token is None or WRITE_SCOPE in token.scopes
-
-
-async def _require_write_scope(shop: Shop, tool: str, arguments: Mapping[str, Any]) -> None:
-    if not _may_write():
-        await shop.audit.record(tool, arguments, "refused", "not_guarded", detail="read-only OAuth grant")
-        raise ToolError(
-            f"{tool} changes the store, but this connection was granted read-only access (store.read). Nothing was "
-            "changed. Ask the merchant to reconnect the app and choose 'Read and change' on the consent page."
-        )
-
-
-async def guarded(
-    shop: Shop,
-    tool: str,
-    arguments: Mapping[str, Any],
-    *,
-    plan: Plan,
-    answer: ElicitationResult[Any],
-    confirm_token: str | None,
-    execute: Callable[[], Awaitable[T]],
-) -> CallToolResult:
-    """Run a guarded write after the yes ``answer`` carries, or return a preview and token, or say it was declined."""
-    audit, args = shop.audit, dict(arguments)
-    await _require_write_scope(shop, tool, args)
-    if plan.error is not None:
-        await audit.record(tool, args, "failed", "not_guarded", target=plan.target, detail=plan.error)
-        raise ToolError(f"{plan.error} Nothing was changed.")
-    if isinstance(answer, DeclinedElicitation | CancelledElicitation):
-        declined = isinstance(answer, DeclinedElicitation)
-        outcome: Literal["declined", "cancelled"] = "declined" if declined else "cancelled"
-        await audit.record(tool, args, outcome, "elicitation", target=plan.target)
-        text = f"The merchant {outcome} the request: nothing was changed. {plan.preview}"
-        return shop.result(Guarded[Any](outcome=outcome, preview=plan.preview, next_step=text))
-    assert isinstance(answer, AcceptedElicitation)  # noqa: S101  # the SDK's union has exactly three members
-    if isinstance(answer.data, Confirm):
-        if not answer.data.confirm:
-            await audit.record(tool, args, "declined", "elicitation", target=plan.target, detail="answered no")
-            return shop.result(Guarded[Any](outcome="declined", preview=plan.preview,
-                                            next_step="The merchant answered no: nothing was changed."))  # fmt: skip
-        path: ConfirmPath = "elicitation"
-    else:
-        path = Decision.model_validate(answer.data).path
-    if path == "token":
-        if confirm_token is None:
-            token = await shop.confirmations.issue(tool, args, plan.state)
-            await audit.record(tool, args, "preview", "token", target=plan.target)
-            step = (
-                f"Nothing was changed yet. Show the merchant the preview; if they agree, call {tool} again with the "
-                f"same arguments and confirm_token. The token works once and expires in {shop.confirmations.ttl:.0f} s."
-            )
-            view = Guarded[Any](
-                outcome="confirmation_required", preview=plan.preview, confirm_token=token,
-                expires_in=int(shop.confirmations.ttl), next_step=step,
-            )  # fmt: skip
-            return shop.result(view)
-        try:
-            await shop.confirmations.redeem(confirm_token, tool, args, plan.state)
-        except ConfirmationError as exc:
-            await audit.record(tool, {**args, "confirm_token": confirm_token}, "refused", "token", target=plan.target,
-                         detail=str(exc))  # fmt: skip
-            raise ToolError(f"{exc} Nothing was changed.") from None
-    done = await unguarded_write(
-        shop, tool, args, execute, path=path, target=plan.target, related=plan.related, before=plan.before
-    )
-    return shop.result(Guarded[Any](outcome="done", result=done))
-
-
-async def unguarded_write(
-    shop: Shop,
-    tool: str,
-    arguments: Mapping[str, Any],
-    execute: Callable[[], Awaitable[T]],
-    *,
-    path: ConfirmPath = "not_guarded",
-    target: str | None = None,
-    related: tuple[str, ...] = (),
-    before: Mapping[str, Any] | None = None,
-) -> T:
-    """Run a write and audit its outcome (an API failure is recorded, then raised as the tool's error).
-
-    Writes to one target (and to the ``related`` ids the write also changes) run one at a time, each recorded before
-    the next starts: for writes whose outcome is known, the log's order for a target is the order the store applied
-    them in, so replaying the log's executed writes gives the store's state. A write whose answer was lost is
-    recorded as ``unknown`` (or ``cancelled``): it may be applied later, and the agent is told to check.
-    """
-    await _require_write_scope(shop, tool, arguments)
-    sent = False
-    try:
-        async with shop.hold(target, *related):
-            sent = True
-            try:
-                result = await execute()
-            except HajatekError as exc:
-                outcome: Outcome = "unknown" if exc.outcome_unknown else "failed"
-                await shop.audit.record(tool, arguments, outcome, path, target=target, detail=str(exc), before=before)
-                raise
-            except BaseException:
-                # Cancelled (or the client left) while the request was out: the store may have applied it. The
-                # record is shielded, so it is written even inside a cancelled scope.
-                detail = "cancelled in flight; it may have been applied: check the current state"
-                await shop.audit.record(tool, arguments, "cancelled", path, target=target, detail=detail, before=before)
-                raise
-            await shop.audit.record(tool, arguments, "executed", path, target=target or getattr(result, "id", None),
-                              before=before)  # fmt: skip
-            return result
-    except BaseException:
-        if not sent:  # cancelled while an earlier write to the same target ran
-            detail = "cancelled while waiting for an earlier write to the same target; nothing was sent"
-            await shop.audit.record(tool, arguments, "cancelled", path, target=target, detail=detail)
-        raise

@@ -19,10 +19,8 @@ Host and Origin are checked here rather than by the SDK's ``TransportSecuritySet
 switches off) because the SDK checks them only on loopback binds by default, and on SSE it raises after answering,
 which prints a traceback per rejected request. Here the rule is the same for every bind address and transport.
 
-The Hajatek API key is never read from a request nor sent to a client: the server holds its own.
-
-uvicorn's access log (on at ``--log-level INFO``) records request lines; :func:`serve_http` cuts the query string off
-each one (:func:`hide_queries_in_access_log`), so a credential sent in a URL, refused or not, is never logged.
+The Hajatek API key is never read from a request nor sent to a client. uvicorn's access log (on at ``--log-level
+INFO``) logs request lines without their query strings (:func:`hide_queries_in_access_log`).
 """
 
 from __future__ import annotations

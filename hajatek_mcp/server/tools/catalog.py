@@ -13,14 +13,11 @@ from hajatek_mcp.api import HajatekError, ProductCreate, ProductUpdate
 from hajatek_mcp.server.errors import upstream
 from hajatek_mcp.server.guards import (
     Confirm,
-    Guarded,
     Plan,
     ask_delete_product,
     ask_update_product,
-    guarded,
     plan_delete_product,
     plan_update_product,
-    unguarded_write,
 )
 from hajatek_mcp.server.resources import category_names
 from hajatek_mcp.server.safety import quote
@@ -37,6 +34,7 @@ from hajatek_mcp.server.tools.params import (
     Stock,
 )
 from hajatek_mcp.server.views import DeletedView, ProductPage, ProductView
+from hajatek_mcp.server.writes import Guarded, guarded, unguarded_write
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 NameAr = Annotated[str, Field(min_length=1, max_length=200, description="Arabic name")]

@@ -9,11 +9,12 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from hajatek_mcp.server.errors import upstream
-from hajatek_mcp.server.guards import Confirm, Guarded, Plan, ask_order_status, guarded, plan_order_status
+from hajatek_mcp.server.guards import Confirm, Plan, ask_order_status, plan_order_status
 from hajatek_mcp.server.state import Shop, current_shop
 from hajatek_mcp.server.tools.base import ToolSpec
 from hajatek_mcp.server.tools.params import ConfirmToken, Limit, OrderId, OrderStatus, PageNumber
 from hajatek_mcp.server.views import OrderDetail, OrderPage, OrderRow
+from hajatek_mcp.server.writes import Guarded, guarded
 
 
 @upstream
