@@ -1,6 +1,7 @@
 """The ``hajatek-mcp`` command: the only place that reads ``argv`` and the environment.
 
-It builds settings → client → server and runs them. Serving is the default command, so ``hajatek-mcp --sandbox``
+It reads the environment once, into :class:`Settings` with the flags given winning, then builds client → server
+from those settings and runs them. Serving is the default command, so ``hajatek-mcp --sandbox``
 works as a Claude Desktop command line; the global flags (``--sandbox``, ``--read-only``, …) go before or after the
 command. Heavy modules (the sandbox, uvicorn) are imported only by the paths that need them, so start-up stays near
 the MCP SDK's own import cost.
@@ -18,13 +19,12 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import anyio
 
 from hajatek_mcp.api import HajatekClient
-from hajatek_mcp.commandline import ExitCode, global_options, parser
+from hajatek_mcp.commandline import ExitCode, global_options, parser, setting_flags
 from hajatek_mcp.listening import ListenError, bind, stdio_with_webhooks, url
 from hajatek_mcp.server import ServerOptions
 from hajatek_mcp.settings import Settings, SettingsError
@@ -37,10 +37,7 @@ from hajatek_mcp.storage.files import (
     check_data_dir,
     check_state_file,
 )
-from hajatek_mcp.wiring import TRUE, api_connector, sandbox_client, sandbox_server, server_for, settings_from
-
-if TYPE_CHECKING:
-    pass
+from hajatek_mcp.wiring import api_connector, sandbox_client, sandbox_server, server_for
 
 __all__ = ["ExitCode", "main"]
 
@@ -59,7 +56,7 @@ _FAULTS: dict[type[Exception], ExitCode] = {
 def _with_command(args: list[str]) -> list[str]:
     """``args`` with ``serve`` first when they name no command (serving is the default command)."""
     _, rest = argparse.ArgumentParser(add_help=False, parents=[global_options(sub=False)[2]]).parse_known_args(args)
-    if any(arg in _COMMANDS or arg in {"-h", "--help", "--version"} for arg in rest):
+    if any(arg in _COMMANDS or arg in _DOCTOR or arg in {"-h", "--help", "--version"} for arg in rest):
         return args
     return ["serve", *args]
 
@@ -67,13 +64,12 @@ def _with_command(args: list[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code (see :class:`ExitCode`)."""
     args = parser().parse_args(_with_command(list(sys.argv[1:] if argv is None else argv)))
-    env = os.environ
-    if args.sandbox is False and env.get("HAJATEK_SANDBOX", "").strip().lower() in TRUE:
-        args.sandbox = True  # the bundle's "Use the demo store" switch
-    level = args.log_level or env.get("HAJATEK_LOG_LEVEL", "").upper() or "WARNING"
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return _run(args, env)
+        # The one read of the environment. A malformed variable is left at its default here, so that doctor can
+        # report it and check the rest; every other command stops on it (see _run).
+        settings, malformed = Settings.from_env_lenient(os.environ, **setting_flags(args))
+        logging.basicConfig(level=settings.log_level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+        return _run(args, settings, malformed)
     except Exception as exc:
         fault = _fault(exc)
         if fault is None:
@@ -89,20 +85,23 @@ def _fault(exc: BaseException) -> Exception | None:
     return exc if isinstance(exc, Exception) and isinstance(exc, tuple(_FAULTS)) else None
 
 
-def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+def _run(args: argparse.Namespace, settings: Settings, malformed: Mapping[str, str]) -> int:
+    if args.command in _DOCTOR:
+        return _cmd_doctor(args, settings, malformed)
+    if malformed:
+        raise SettingsError(next(iter(malformed.values())))  # the first, as Settings.from_env would have raised it
     try:
-        return _COMMANDS[args.command](args, env)
+        return _COMMANDS[args.command](args, settings)
     except* BrokenPipeError:  # `hajatek-mcp tools | head`: the reader left, which is not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return ExitCode.OK
 
 
-def _cmd_doctor(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    from hajatek_mcp.doctor import WebhookPort, read_settings, run_doctor  # noqa: PLC0415
+def _cmd_doctor(args: argparse.Namespace, settings: Settings, malformed: Mapping[str, str]) -> int:
+    from hajatek_mcp.doctor import WebhookPort, run_doctor  # noqa: PLC0415
 
-    settings, malformed = read_settings(env)
     connect: Callable[[], AbstractAsyncContextManager[HajatekClient]] | None = None
-    if args.sandbox:
+    if settings.sandbox:
         connect = functools.partial(sandbox_client, str(settings.data_dir / SANDBOX_DB), 0.0, None, [])
     elif settings.api_key is not None and settings.store_id is not None:
         connect = api_connector(settings)
@@ -115,47 +114,40 @@ def _cmd_doctor(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         except ListenError as exc:
             problem = str(exc)
         webhook = WebhookPort(args.webhook_host, args.webhook_port, problem)
-    run = functools.partial(run_doctor, settings, connect, sandbox=args.sandbox, malformed=malformed, webhook=webhook)
-    code = anyio.run(run)
-    return ExitCode.CONFIGURATION if malformed.errors else code
+    code = anyio.run(functools.partial(run_doctor, settings, connect, malformed=malformed, webhook=webhook))
+    return ExitCode.CONFIGURATION if malformed else code
 
 
-def _cmd_sandbox(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    return _run_sandbox(args, env.get("HAJATEK_WEBHOOK_SECRET"))
-
-
-def _cmd_demo(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from hajatek_mcp.demo import run_demo  # noqa: PLC0415
 
-    # A fresh store in memory for every tour: the same tour each time, and the user's --sandbox store left alone.
+    # A fresh store in memory for every tour, with the default options: the same tour each time, whatever the
+    # settings, and the user's --sandbox store left alone.
     return anyio.run(run_demo, sandbox_server(ServerOptions(sandbox=True), ":memory:"))
 
 
-def _cmd_tools(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+def _cmd_tools(args: argparse.Namespace, settings: Settings) -> int:
     from hajatek_mcp.scripting import print_tools  # noqa: PLC0415
 
-    settings = settings_from(args, env)
-    server = server_for(args, settings, env)
-    check_data_dir(settings.data_dir, sandbox=args.sandbox)
+    server = server_for(settings)
+    check_data_dir(settings.data_dir, sandbox=settings.sandbox)
     return anyio.run(print_tools, server)
 
 
-def _cmd_call(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+def _cmd_call(args: argparse.Namespace, settings: Settings) -> int:
     from hajatek_mcp.scripting import Confirming, call_tool, parse_arguments  # noqa: PLC0415
 
     arguments = parse_arguments(args.arguments, args.json_args)
-    settings = settings_from(args, env)
-    server = server_for(args, settings, env)
-    check_data_dir(settings.data_dir, sandbox=args.sandbox)
+    server = server_for(settings)
+    check_data_dir(settings.data_dir, sandbox=settings.sandbox)
     # On a terminal the person typing is the human in the loop: a guarded change asks them y/N.
     confirming: Confirming | None = "yes" if args.yes else "ask" if sys.stdin.isatty() else None
     return anyio.run(functools.partial(call_tool, server, args.tool, arguments, confirming=confirming))
 
 
-def _cmd_serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    settings = settings_from(args, env)
+def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.transport == "stdio":
-        return _serve_stdio(args, settings, env)
+        return _serve_stdio(args, settings)
     from hajatek_mcp.server.http import HttpSecurity, check_bind, serve_http  # noqa: PLC0415
 
     hosts, origins = list(settings.allowed_hosts), list(settings.allowed_origins)
@@ -171,8 +163,8 @@ def _cmd_serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         oauth=settings.oauth_issuer is not None,
     )
     check_bind(args.host, security)  # before anything starts: a refused bind changes nothing
-    server = server_for(args, settings, env)
-    check_data_dir(settings.data_dir, sandbox=args.sandbox)
+    server = server_for(settings, transport=args.transport, activity=args.activity)
+    check_data_dir(settings.data_dir, sandbox=settings.sandbox)
     for sock in bind(args.host, args.port, "--port"):  # a busy port is said before "serving", not after
         sock.close()
     path = "/mcp" if args.transport == "streamable-http" else "/sse"
@@ -183,14 +175,18 @@ def _cmd_serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
               file=sys.stderr)  # fmt: skip
     elif settings.oauth_issuer:
         print(f"hajatek-mcp: OAuth on; consent page at {settings.oauth_issuer}/oauth/consent", file=sys.stderr)
-    serve_http(server, args.transport, host=args.host, port=args.port, security=security, routes=server.public_routes)
+    try:
+        serve_http(server, args.transport, host=args.host, port=args.port, security=security,
+                   routes=server.public_routes)  # fmt: skip
+    finally:
+        server.close()
     return ExitCode.OK
 
 
-def _serve_stdio(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) -> int:
+def _serve_stdio(args: argparse.Namespace, settings: Settings) -> int:
     """MCP on stdio; with ``--webhook-port`` a webhook listener beside it, whose failure never stops MCP."""
-    server = server_for(args, settings, env)
-    check_data_dir(settings.data_dir, sandbox=args.sandbox)
+    server = server_for(settings, activity=args.activity)
+    check_data_dir(settings.data_dir, sandbox=settings.sandbox)
     if args.webhook_port is None:
         server.run("stdio")
         return ExitCode.OK
@@ -228,12 +224,12 @@ def _cmd_oauth(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     check_state_file(settings.data_dir / "audit.db", STATE_FILES["audit.db"])
     store = OAuthStore(path)
     try:
-        clients = store.clients()
+        clients = anyio.run(store.clients)
         if args.oauth_command == "revoke":
             if args.client_id not in {client["client_id"] for client in clients}:
                 print(f"{unknown}: `hajatek-mcp oauth clients` lists the registered apps", file=sys.stderr)
                 return ExitCode.FAILED
-            removed = store.revoke_client(args.client_id)
+            removed = anyio.run(store.revoke_client, args.client_id)
             audit = AuditLog(settings.data_dir / "audit.db", store_id="")  # the OAuth server's entries: no store
             try:
                 anyio.run(functools.partial(audit.record, "oauth.revoke", {"by": "cli"}, "executed", "host",
@@ -252,22 +248,16 @@ def _cmd_oauth(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return ExitCode.OK
 
 
-_COMMANDS: dict[str, Callable[[argparse.Namespace, Mapping[str, str]], int]] = {
-    "serve": _cmd_serve,
-    "tools": _cmd_tools,
-    "call": _cmd_call,
-    "demo": _cmd_demo,
-    "doctor": _cmd_doctor,
-    "check": _cmd_doctor,
-    "sandbox": _cmd_sandbox,
-    "oauth": _cmd_oauth,
-}
+def _oauth(args: argparse.Namespace, settings: Settings) -> int:
+    # _cmd_oauth still reads its settings itself, from the same environment; it is being reworked separately.
+    return _cmd_oauth(args, os.environ)
 
 
-def _run_sandbox(args: argparse.Namespace, env_secret: str | None) -> int:
+def _cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     from hajatek_mcp.sandbox import SandboxConfig, banner, serve  # noqa: PLC0415  # lazy: uvicorn is heavy
 
-    secret = args.webhook_secret or env_secret or None
+    # --webhook-secret overrides HAJATEK_WEBHOOK_SECRET, as every flag overrides its setting
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret is not None else None
     if args.webhook_url and not secret:
         raise SettingsError("--webhook-url needs a signing secret: pass --webhook-secret or set HAJATEK_WEBHOOK_SECRET")
     if args.db:
@@ -284,3 +274,16 @@ def _run_sandbox(args: argparse.Namespace, env_secret: str | None) -> int:
     print(banner(config, args.host, args.port), flush=True)
     serve(config, host=args.host, port=args.port, sockets=sockets)
     return ExitCode.OK
+
+
+#: Every command but doctor: (the flags, the settings) → the exit code.
+_COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
+    "serve": _cmd_serve,
+    "tools": _cmd_tools,
+    "call": _cmd_call,
+    "demo": _cmd_demo,
+    "sandbox": _cmd_sandbox,
+    "oauth": _oauth,
+}
+#: doctor and its alias, which also get the malformed settings, to report.
+_DOCTOR = frozenset({"doctor", "check"})

@@ -1,7 +1,9 @@
 """The command line's grammar: the commands, their flags, and what each exit code means.
 
 The global flags (``--sandbox``, ``--read-only``, …) are accepted before and after the command; ``cli`` runs what
-this module parses.
+this module parses. A flag that overrides a setting has that setting's name as its ``dest``
+(``--auth-token`` → ``mcp_auth_token``), so :func:`setting_flags` hands them all to
+:meth:`~hajatek_mcp.settings.Settings.from_env` without a list to keep.
 """
 
 from __future__ import annotations
@@ -9,11 +11,12 @@ from __future__ import annotations
 import argparse
 from enum import IntEnum
 from pathlib import Path
+from typing import Any
 
 from hajatek_mcp import __version__
-from hajatek_mcp.server import TOOLSETS
+from hajatek_mcp.settings import TOOLSETS, Settings
 
-__all__ = ["EXIT_MEANINGS", "ExitCode", "global_options", "parser"]
+__all__ = ["EXIT_MEANINGS", "ExitCode", "global_options", "parser", "setting_flags"]
 
 
 class ExitCode(IntEnum):
@@ -67,6 +70,15 @@ def global_options(*, sub: bool) -> tuple[argparse.ArgumentParser, ...]:
     return common, sandbox, store
 
 
+def setting_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The flags given that override a setting, by field name. A switch left off (``False``) overrides nothing."""
+    return {
+        name: value
+        for name in Settings.model_fields
+        if (value := getattr(args, name, None)) is not None and value is not False
+    }
+
+
 def parser() -> argparse.ArgumentParser:
     common, with_sandbox, store = global_options(sub=True)
 
@@ -87,11 +99,12 @@ def parser() -> argparse.ArgumentParser:
                        help="stdio (default, for Claude Desktop), streamable-http (endpoint /mcp) or sse")  # fmt: skip
     serve.add_argument("--host", default="127.0.0.1", help="HTTP interface (default 127.0.0.1, loopback only)")
     serve.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
-    serve.add_argument("--auth-token", help="require 'Authorization: Bearer TOKEN' on HTTP (prefer the env "
-                       "HAJATEK_MCP_AUTH_TOKEN: command lines are visible to other users)")  # fmt: skip
-    serve.add_argument("--allowed-host", action="append", metavar="HOST",
+    serve.add_argument("--auth-token", dest="mcp_auth_token", metavar="AUTH_TOKEN",
+                       help="require 'Authorization: Bearer TOKEN' on HTTP (prefer the env HAJATEK_MCP_AUTH_TOKEN: "
+                       "command lines are visible to other users)")  # fmt: skip
+    serve.add_argument("--allowed-host", dest="allowed_hosts", action="append", metavar="HOST",
                        help="Host header to accept besides loopback (repeatable; HAJATEK_ALLOWED_HOSTS)")  # fmt: skip
-    serve.add_argument("--allowed-origin", action="append", metavar="ORIGIN",
+    serve.add_argument("--allowed-origin", dest="allowed_origins", action="append", metavar="ORIGIN",
                        help="browser Origin to accept (repeatable; env HAJATEK_ALLOWED_ORIGINS)")  # fmt: skip
     serve.add_argument("--oauth-issuer", metavar="URL",
                        help="run the built-in OAuth server; URL is this server's public https address "

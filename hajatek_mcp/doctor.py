@@ -8,10 +8,9 @@ parts that are off (the webhook receiver, OAuth) are reported, not failed, and w
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx2
@@ -19,7 +18,7 @@ import httpx2
 from hajatek_mcp.api import APIConnectionError, AuthenticationError, HajatekClient, HajatekError, NotFoundError
 from hajatek_mcp.scripting import echo, plural
 from hajatek_mcp.server.events import WEBHOOK_PATH
-from hajatek_mcp.settings import ENV_PREFIX, Settings, SettingsError
+from hajatek_mcp.settings import ENV_PREFIX, Settings
 from hajatek_mcp.storage.files import (
     SANDBOX_DB,
     SANDBOX_DB_FIX,
@@ -29,20 +28,10 @@ from hajatek_mcp.storage.files import (
     data_dir_problem,
 )
 
-__all__ = ["Malformed", "WebhookPort", "read_settings", "run_doctor"]
+__all__ = ["WebhookPort", "run_doctor"]
 
 #: Settings without which the connection check would go to the wrong place or with the wrong key: skipped instead.
 _CONNECTION_SETTINGS = frozenset(ENV_PREFIX + name for name in ("API_KEY", "STORE_ID", "BASE_URL"))
-
-
-@dataclass(frozen=True)
-class Malformed:
-    """The settings that failed to parse: {variable: the one-line error}; doctor goes on without them."""
-
-    errors: dict[str, str] = field(default_factory=dict)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.errors
 
 
 @dataclass(frozen=True)
@@ -53,24 +42,6 @@ class WebhookPort:
     port: int
     problem: str | None
     """Why it cannot bind there (one line with the fix), or None when the port is free."""
-
-
-def read_settings(env: Mapping[str, str]) -> tuple[Settings, Malformed]:
-    """Settings from ``env``, each malformed ``HAJATEK_*`` variable left out (and reported) so the rest is checked."""
-    remaining = dict(env)
-    errors: dict[str, str] = {}
-    while True:
-        try:
-            return Settings.from_env(remaining), Malformed(errors)
-        except SettingsError as exc:
-            # The message names the variable first (a rule across two names both; dropping one that is set fixes it).
-            named = [name for name in re.findall(rf"{ENV_PREFIX}[A-Z_]+", str(exc)) if name in remaining]
-            errors[named[0] if named else "?"] = str(exc)
-            if not named:
-                break
-            del remaining[named[0]]
-    outside = {name: value for name, value in env.items() if not name.startswith(ENV_PREFIX)}
-    return Settings.from_env({**outside, "HAJATEK_DATA_DIR": env.get("HAJATEK_DATA_DIR", "")}), Malformed(errors)
 
 
 class Report:
@@ -93,11 +64,11 @@ class Report:
         self.problems.append(text)
 
 
-def _configuration(settings: Settings, malformed: Malformed, report: Report, *, sandbox: bool) -> None:
+def _configuration(settings: Settings, malformed: Mapping[str, str], report: Report) -> None:
     echo("Configuration")
-    for message in malformed.errors.values():
+    for message in malformed.values():
         report.fail(message)
-    if sandbox:
+    if settings.sandbox:
         report.note("--sandbox: the embedded demo store (HAJATEK_API_KEY and HAJATEK_STORE_ID are not needed)")
     else:
         for name, present in (("HAJATEK_API_KEY", settings.api_key is not None),
@@ -114,7 +85,7 @@ def _configuration(settings: Settings, malformed: Malformed, report: Report, *, 
             report.ok(", ".join(shown))
     if settings.webhook_secret is not None:
         report.ok("HAJATEK_WEBHOOK_SECRET is set: the webhook receiver can start")
-    elif sandbox:
+    elif settings.sandbox:
         report.note("webhooks: the sandbox delivers its own signed events in-process (a per-run secret)")
     elif "HAJATEK_WEBHOOK_SECRET" not in malformed:
         report.note("HAJATEK_WEBHOOK_SECRET is unset: no webhook receiver (events stay off)")
@@ -126,7 +97,7 @@ def _configuration(settings: Settings, malformed: Malformed, report: Report, *, 
         )
 
 
-def _state(settings: Settings, report: Report, *, sandbox: bool) -> bool:
+def _state(settings: Settings, report: Report) -> bool:
     """The data dir and the state files in it; False when the ``--sandbox`` store cannot be opened."""
     echo(f"Data dir {settings.data_dir}")
     problem = data_dir_problem(settings.data_dir)
@@ -147,7 +118,7 @@ def _state(settings: Settings, report: Report, *, sandbox: bool) -> bool:
             usable = usable and path.name != SANDBOX_DB
         else:
             report.ok(f"{path.name} ({what}) opens")
-    return usable or not sandbox
+    return usable or not settings.sandbox
 
 
 async def _connection(client: HajatekClient, report: Report, *, plan: str | None) -> None:
@@ -210,16 +181,20 @@ async def run_doctor(
     settings: Settings,
     connect: Callable[[], AbstractAsyncContextManager[HajatekClient]] | None,
     *,
-    sandbox: bool,
-    malformed: Malformed | None = None,
+    malformed: Mapping[str, str] | None = None,
     webhook: WebhookPort | None = None,
 ) -> int:
-    """Print the report; 0 when everything needed works. ``connect`` is None when credentials are missing."""
-    malformed = malformed or Malformed()
+    """Print the report; 0 when everything needed works. ``connect`` is None when credentials are missing.
+
+    ``malformed`` holds the settings that failed to parse, {variable: the one-line error}
+    (:meth:`Settings.from_env_lenient`): each is a failed check, and the checks that do not need it still run.
+    """
+    malformed = malformed or {}
+    sandbox = settings.sandbox
     report = Report()
-    _configuration(settings, malformed, report, sandbox=sandbox)
-    state_usable = _state(settings, report, sandbox=sandbox)
-    skipped = sorted(_CONNECTION_SETTINGS.intersection(malformed.errors)) if not sandbox else []
+    _configuration(settings, malformed, report)
+    state_usable = _state(settings, report)
+    skipped = sorted(_CONNECTION_SETTINGS.intersection(malformed)) if not sandbox else []
     if skipped:
         echo("Connection")
         report.note(f"skipped until {', '.join(skipped)} is fixed")

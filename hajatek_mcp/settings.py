@@ -1,8 +1,10 @@
-"""One Settings model, read once from ``HAJATEK_*`` environment variables by the CLI.
+"""One Settings model, read once from ``HAJATEK_*`` environment variables by the CLI; its flags override them.
 
-Empty strings count as unset: Claude Desktop passes bundle options the user left blank as ``""``. Bad values end
-with :class:`SettingsError`, whose message is one line naming the variable and the fix. Secrets are ``SecretStr``:
-they print as ``**********`` in reprs, logs and errors, and no error message quotes a value.
+Every setting is here, also those a flag usually gives (``--sandbox``, ``--read-only``, ``--toolsets``,
+``--log-level``, ...): the CLI reads no variable itself. Empty strings count as unset: Claude Desktop passes bundle
+options the user left blank as ``""``. Bad values end with :class:`SettingsError`, whose message is one line naming
+the variable and the fix. Secrets are ``SecretStr``: they print as ``**********`` in reprs, logs and errors, and no
+error message quotes a value.
 
 A secret with whitespace or a control character inside (a key pasted with its line break) is refused here: sent
 on, it would break the HTTP header it goes in, and the HTTP stack would log the whole header at DEBUG.
@@ -11,25 +13,31 @@ on, it would break the HTTP header it goes in, and the HTTP stack would log the 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from hajatek_mcp.api.client import DEFAULT_BASE_URL
 from hajatek_mcp.api.models import Plan
 
-__all__ = ["ENV_PREFIX", "Settings", "SettingsError", "default_data_dir"]
+__all__ = ["ENV_PREFIX", "TOOLSETS", "Settings", "SettingsError", "default_data_dir"]
 
 ENV_PREFIX = "HAJATEK_"
+
+#: Tool groups that ``HAJATEK_TOOLSETS`` (``--toolsets``) selects from: the server's groups, in its order. Kept here,
+#: not imported from the server, because the server imports this module (a test holds the two lists equal).
+TOOLSETS: Final = ("store", "catalog", "orders", "customers", "analytics", "events")
 
 _DAY = 86400.0
 
 #: What to do when a variable is wrong, by field.
 _FIXES: dict[str, str] = {
+    "sandbox": "use true (the embedded demo store, no account needed) or false",
     "api_key": "copy the API key from the Hajatek dashboard, or run with --sandbox to try the demo store",
     "store_id": "use your store id from the dashboard; it starts with 'str_'",
     "base_url": "use an http(s) URL such as https://api.hajatek.com/v1",
@@ -53,8 +61,12 @@ _FIXES: dict[str, str] = {
     "merchant types it on the consent page",
     "oauth_external_issuer": "use the issuer URL of your identity provider, e.g. https://id.example.com/realms/shop",
     "oauth_introspection_url": "use the provider's RFC 7662 introspection endpoint (https://…)",
+    "oauth_client_id": "copy the client id the identity provider issued to this server",
     "oauth_client_secret": "copy the client secret the identity provider issued to this server",
     "event_retention_days": "use a number of days, e.g. 30",
+    "read_only": "use true (no tool that changes the store) or false",
+    "toolsets": f"use a comma-separated subset of {','.join(TOOLSETS)}, or leave it empty for all",
+    "log_level": "use DEBUG, INFO, WARNING or ERROR",
 }
 
 
@@ -70,6 +82,11 @@ def default_data_dir(env: Mapping[str, str]) -> Path:
     if sys.platform == "darwin":
         return Path.home() / "Library" / "Application Support" / "hajatek-mcp"
     return Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "hajatek-mcp"
+
+
+def _field(variable: str) -> str:
+    """The Settings field a ``HAJATEK_*`` variable sets."""
+    return variable.removeprefix(ENV_PREFIX).lower()
 
 
 def _has_invisible(value: str, *, inner_spaces: bool) -> bool:
@@ -89,6 +106,7 @@ class Settings(BaseModel):
     # hide_input_in_errors: a ValidationError raised by Settings(...) directly must not quote a secret either.
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
+    sandbox: bool = Field(default=False, description="HAJATEK_SANDBOX: the embedded demo store instead of the API")
     api_key: SecretStr | None = Field(default=None, description="HAJATEK_API_KEY: the store's API key")
     store_id: str | None = Field(default=None, pattern=r"^str_[A-Za-z0-9_]+$", description="HAJATEK_STORE_ID")
     base_url: str = Field(default=DEFAULT_BASE_URL, description="HAJATEK_BASE_URL")
@@ -114,6 +132,9 @@ class Settings(BaseModel):
     oauth_client_secret: SecretStr | None = Field(default=None, description="HAJATEK_OAUTH_CLIENT_SECRET")
     webhook_max_age: float = Field(default=86400.0, ge=60, description="HAJATEK_WEBHOOK_MAX_AGE: replay window (s)")
     event_retention_days: float = Field(default=30.0, gt=0, description="HAJATEK_EVENT_RETENTION_DAYS")
+    read_only: bool = Field(default=False, description="HAJATEK_READ_ONLY: register no tool that changes the store")
+    toolsets: frozenset[str] = Field(default=frozenset(TOOLSETS), description="HAJATEK_TOOLSETS: tool groups served")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="WARNING", description="HAJATEK_LOG_LEVEL")
 
     @field_validator("allowed_hosts", "allowed_origins", mode="before")
     @classmethod
@@ -121,6 +142,30 @@ class Settings(BaseModel):
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @field_validator("toolsets", mode="before")
+    @classmethod
+    def _toolset_names(cls, value: object) -> object:
+        """A comma-separated list; one naming no group (``","``) means all of them, as an empty one does."""
+        if isinstance(value, str):
+            return frozenset(name.strip() for name in value.split(",") if name.strip()) or frozenset(TOOLSETS)
+        return value
+
+    @field_validator("toolsets")
+    @classmethod
+    def _known_toolsets(cls, value: frozenset[str]) -> frozenset[str]:
+        """The one check of the names: ``--toolsets`` comes here too, as an override."""
+        unknown = value - set(TOOLSETS)
+        if unknown:
+            raise ValueError(f"unknown names {', '.join(repr(name) for name in sorted(unknown))}")
+        if not value:
+            raise ValueError("names no tool group")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_case(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("oauth_issuer", "oauth_external_issuer", "oauth_introspection_url")
     @classmethod
@@ -200,6 +245,28 @@ class Settings(BaseModel):
             field = str(first["loc"][0])
             fix = _FIXES.get(field, "check the value")
             raise SettingsError(f"{ENV_PREFIX}{field.upper()} is invalid ({problem}): {fix}.") from None
+
+    @classmethod
+    def from_env_lenient(cls, env: Mapping[str, str], **overrides: Any) -> tuple[Settings, dict[str, str]]:
+        """Like :meth:`from_env`, but each malformed variable (or flag) is left at its default and reported, so
+        ``doctor`` can check the rest: (settings, {variable: the one-line error}), in the order found. The first
+        error is the one :meth:`from_env` raises."""
+        remaining, given = dict(env), dict(overrides)
+        errors: dict[str, str] = {}
+        while True:
+            try:
+                return cls.from_env(remaining, **given), errors
+            except SettingsError as exc:
+                # The message names the variable first (a rule across two names both; leaving one out fixes it).
+                found = re.findall(rf"{ENV_PREFIX}[A-Z_]+", str(exc))
+                named = [name for name in found if name in remaining or _field(name) in given]
+                errors[named[0] if named else "?"] = str(exc)
+                if not named:
+                    break
+                remaining.pop(named[0], None)
+                given.pop(_field(named[0]), None)
+        outside = {name: value for name, value in env.items() if not name.startswith(ENV_PREFIX)}
+        return cls.from_env({**outside, f"{ENV_PREFIX}DATA_DIR": env.get(f"{ENV_PREFIX}DATA_DIR", "")}), errors
 
     def external_issuer(self) -> tuple[str, str, str, SecretStr] | None:
         """(issuer, introspection URL, client id, secret) when an external issuer is configured, else None."""

@@ -1,56 +1,64 @@
 """From settings to a running server: the options, the API client (or the in-process sandbox) and the server.
 
-The CLI parses flags and the environment; this module turns them into what :func:`hajatek_mcp.server.build_server`
-takes. Heavy modules (the sandbox, httpx2's transports, Starlette) are imported only on the paths that need them.
+The CLI reads the flags and the environment into :class:`~hajatek_mcp.settings.Settings`; this module turns them into
+what :func:`hajatek_mcp.server.build_server` takes. Heavy modules (the sandbox, httpx2's transports, Starlette) are
+imported only on the paths that need them.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import functools
 import secrets
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
 from hajatek_mcp.api import HajatekClient
-from hajatek_mcp.server import TOOLSETS, HajatekServer, ServerOptions, build_server
-from hajatek_mcp.server.state import ExternalIssuer
-from hajatek_mcp.settings import Settings, SettingsError
+from hajatek_mcp.server import ExternalIssuer, HajatekServer, ServerOptions, build_server
+from hajatek_mcp.settings import Settings
 from hajatek_mcp.storage.files import SANDBOX_DB
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
-__all__ = ["TRUE", "api_connector", "options_from", "sandbox_client", "sandbox_server", "server_for", "settings_from"]
+__all__ = ["COMPUTED_OPTIONS", "api_connector", "options_from", "sandbox_client", "sandbox_server", "server_for"]
 
 SANDBOX_KEY = "sk_sandbox_pro"
 SANDBOX_STORE = "str_sandbox"
-#: Spellings of "yes" in a boolean environment variable.
-TRUE = frozenset({"1", "true", "yes", "on"})
+
+#: The :class:`ServerOptions` fields not copied from the setting of the same name: :func:`options_from` computes
+#: them (``clock`` keeps its default). Every other option must have a setting of its name (a test holds this).
+COMPUTED_OPTIONS = frozenset({"state_dir", "store_id", "oauth_issuer", "oauth_external", "clock"})
 
 
-def settings_from(args: argparse.Namespace, env: Mapping[str, str]) -> Settings:
-    """HAJATEK_* from the environment, overridden by the flags that were given."""
-    return Settings.from_env(
-        env,
-        confirm=getattr(args, "confirm", None),
-        redact_pii=getattr(args, "redact_pii", None),
-        mcp_auth_token=getattr(args, "auth_token", None),
-        allowed_hosts=getattr(args, "allowed_host", None),
-        allowed_origins=getattr(args, "allowed_origin", None),
-        oauth_issuer=getattr(args, "oauth_issuer", None),
-    )
+def options_from(settings: Settings, *, transport: str = "stdio") -> ServerOptions:
+    """The server's options: each option named like a setting takes it, and the few in :data:`COMPUTED_OPTIONS`
+    are worked out here, so a new option cannot be left out by accident (it fails here until it is one or the other).
+    """
+    same_name = {
+        option.name: getattr(settings, option.name)
+        for option in dataclasses.fields(ServerOptions)
+        if option.name not in COMPUTED_OPTIONS
+    }
+    computed: dict[str, Any] = {
+        "state_dir": settings.data_dir,
+        "store_id": SANDBOX_STORE if settings.sandbox else settings.store_id,
+        # the OAuth server is served on HTTP only: on stdio there is no issuer
+        "oauth_issuer": settings.oauth_issuer if transport != "stdio" else None,
+        "oauth_external": ExternalIssuer(*external) if (external := settings.external_issuer()) else None,
+    }
+    return ServerOptions(**same_name, **computed)
 
 
-def server_for(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) -> HajatekServer:
-    options = options_from(args, settings, env)
-    if not args.sandbox:
+def server_for(settings: Settings, *, transport: str = "stdio", activity: float = 0.0) -> HajatekServer:
+    """The server ``settings`` describe: on the real API, or on the ``--sandbox`` store kept in the data dir."""
+    options = options_from(settings, transport=transport)
+    if not settings.sandbox:
         return build_server(options, api_connector(settings))
-    return sandbox_server(options, str(settings.data_dir / SANDBOX_DB), getattr(args, "activity", 0.0))
+    return sandbox_server(options, str(settings.data_dir / SANDBOX_DB), activity)
 
 
 def sandbox_server(options: ServerOptions, db_path: str, activity: float = 0.0) -> HajatekServer:
@@ -64,35 +72,6 @@ def sandbox_server(options: ServerOptions, db_path: str, activity: float = 0.0) 
     server = build_server(options, connect)
     receiver.append(Starlette(routes=server.webhook_routes))
     return server
-
-
-def options_from(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) -> ServerOptions:
-    read_only = args.read_only if args.read_only is not None else env.get("HAJATEK_READ_ONLY", "").lower() in TRUE
-    raw = args.toolsets or env.get("HAJATEK_TOOLSETS", "")
-    names = frozenset(n.strip() for n in raw.split(",") if n.strip()) or frozenset(TOOLSETS)
-    unknown = names - set(TOOLSETS)
-    if unknown:
-        raise SettingsError(
-            f"HAJATEK_TOOLSETS / --toolsets has unknown names {', '.join(sorted(unknown))}: "
-            f"choose from {','.join(TOOLSETS)}."
-        )
-    return ServerOptions(
-        read_only=read_only,
-        toolsets=names,
-        sandbox=args.sandbox,
-        confirm=settings.confirm,
-        confirm_ttl=settings.confirm_ttl,
-        price_cut_guard=settings.price_cut_guard,
-        guard_window=settings.guard_window,
-        redact_pii=settings.redact_pii,
-        state_dir=settings.data_dir,
-        webhook_secret=settings.webhook_secret,
-        webhook_max_age=settings.webhook_max_age,
-        event_retention_days=settings.event_retention_days,
-        oauth_issuer=settings.oauth_issuer if getattr(args, "transport", "stdio") != "stdio" else None,
-        oauth_passphrase=settings.oauth_passphrase,
-        oauth_external=ExternalIssuer(*external) if (external := settings.external_issuer()) else None,
-    )
 
 
 def api_connector(settings: Settings) -> Callable[[], HajatekClient]:

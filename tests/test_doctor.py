@@ -12,13 +12,14 @@ import uvicorn
 
 from hajatek_mcp.cli import ExitCode, main
 from hajatek_mcp.sandbox import SandboxConfig, create_app
+from hajatek_mcp.settings import ENV_PREFIX, Settings
 from tests.conftest import CANARY_API_KEY
 
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
-    for name in ("HAJATEK_API_KEY", "HAJATEK_STORE_ID", "HAJATEK_BASE_URL", "HAJATEK_WEBHOOK_SECRET", "HAJATEK_PLAN"):
-        monkeypatch.delenv(name, raising=False)
+    for name in Settings.model_fields:
+        monkeypatch.delenv(ENV_PREFIX + name.upper(), raising=False)
     monkeypatch.setenv("HAJATEK_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("HAJATEK_MAX_RETRIES", "0")
     return monkeypatch
@@ -144,3 +145,23 @@ def test_a_data_dir_that_is_a_file_is_a_failed_check_not_a_crash(
     out = capsys.readouterr().out
     assert f"FAIL  HAJATEK_DATA_DIR {not_a_dir} is a file, not a directory" in out
     assert "skipped: the --sandbox store cannot be opened" in out
+
+
+def test_the_demo_store_switch_in_the_environment_is_the_sandbox_flag(
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clean_env.setenv("HAJATEK_SANDBOX", "true")
+    assert main(["doctor"]) == 0
+    assert "store Souq Al-Noor (str_sandbox)" in capsys.readouterr().out
+
+
+def test_a_malformed_switch_is_one_failed_check(
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clean_env.setenv("HAJATEK_TOOLSETS", "orders,payments")
+    clean_env.setenv("HAJATEK_LOG_LEVEL", "loud")
+    assert main(["doctor", "--sandbox"]) == ExitCode.CONFIGURATION
+    out = capsys.readouterr().out
+    assert "FAIL  HAJATEK_TOOLSETS is invalid (unknown names 'payments')" in out
+    assert "FAIL  HAJATEK_LOG_LEVEL is invalid" in out
+    assert "store Souq Al-Noor (str_sandbox)" in out

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from hajatek_mcp.settings import Settings, SettingsError
+import hajatek_mcp.server
+from hajatek_mcp.settings import _FIXES, TOOLSETS, Settings, SettingsError
 
 
 def test_values_are_read_from_hajatek_variables(tmp_path: Path) -> None:
@@ -44,6 +45,10 @@ def test_the_default_data_dir_is_per_user(monkeypatch: pytest.MonkeyPatch) -> No
         ({"HAJATEK_BASE_URL": "api.hajatek.com"}, "HAJATEK_BASE_URL is invalid (must start with https://"),
         ({"HAJATEK_MAX_RETRIES": "lots"}, "HAJATEK_MAX_RETRIES is invalid"),
         ({"HAJATEK_TIMEOUT": "-1"}, "HAJATEK_TIMEOUT is invalid"),
+        ({"HAJATEK_SANDBOX": "maybe"}, "HAJATEK_SANDBOX is invalid"),
+        ({"HAJATEK_READ_ONLY": "perhaps"}, "HAJATEK_READ_ONLY is invalid"),
+        ({"HAJATEK_TOOLSETS": "orders,payments"}, "HAJATEK_TOOLSETS is invalid (unknown names 'payments')"),
+        ({"HAJATEK_LOG_LEVEL": "loud"}, "HAJATEK_LOG_LEVEL is invalid"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_the_fix(env: dict[str, str], expected: str) -> None:
@@ -131,3 +136,50 @@ def test_the_guard_window_is_read_in_seconds(raw: str | None, expected: float) -
 def test_a_guard_window_outside_an_hour_to_30_days_is_refused(raw: str) -> None:
     with pytest.raises(SettingsError, match=r"^HAJATEK_GUARD_WINDOW is invalid \(.*\): use a number of seconds from"):
         Settings.from_env({"HAJATEK_GUARD_WINDOW": raw})
+
+
+def test_the_switches_the_cli_offers_as_flags_are_settings_too() -> None:
+    settings = Settings.from_env({"HAJATEK_SANDBOX": "true", "HAJATEK_READ_ONLY": "1",
+                                  "HAJATEK_TOOLSETS": " orders, analytics ", "HAJATEK_LOG_LEVEL": "debug"})  # fmt: skip
+    assert (settings.sandbox, settings.read_only, settings.log_level) == (True, True, "DEBUG")
+    assert settings.toolsets == {"orders", "analytics"}
+    defaults = Settings.from_env({"HAJATEK_SANDBOX": "false", "HAJATEK_TOOLSETS": ","})
+    assert (defaults.sandbox, defaults.read_only, defaults.log_level) == (False, False, "WARNING")
+    assert defaults.toolsets == frozenset(TOOLSETS), "a list naming no group means all of them"
+
+
+def test_flags_override_the_variables() -> None:
+    settings = Settings.from_env({"HAJATEK_TOOLSETS": "orders", "HAJATEK_LOG_LEVEL": "ERROR"}, toolsets="store,events",
+                                 log_level="INFO", read_only=None)  # fmt: skip
+    assert settings.toolsets == {"store", "events"}
+    assert (settings.log_level, settings.read_only) == ("INFO", False)
+
+
+def test_an_unknown_toolset_is_named_with_every_known_one_in_one_line() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({}, toolsets="orders,nope\nmore")
+    message = str(caught.value)
+    assert message.startswith("HAJATEK_TOOLSETS is invalid (unknown names 'nope\\nmore'): use a comma-separated ")
+    assert "store,catalog,orders,customers,analytics,events" in message
+    assert "\n" not in message
+
+
+def test_the_toolset_names_are_the_servers() -> None:
+    assert TOOLSETS == hajatek_mcp.server.TOOLSETS
+
+
+def test_every_setting_has_a_fix_to_name() -> None:
+    assert set(_FIXES) == set(Settings.model_fields)
+
+
+def test_read_leniently_a_malformed_variable_is_left_at_its_default_and_reported() -> None:
+    env = {"HAJATEK_PLAN": "gold", "HAJATEK_READ_ONLY": "true", "HAJATEK_TIMEOUT": "soon"}
+    settings, malformed = Settings.from_env_lenient(env, toolsets="orders,payments", sandbox=True)
+    assert list(malformed) == ["HAJATEK_PLAN", "HAJATEK_TIMEOUT", "HAJATEK_TOOLSETS"]
+    assert all(message.startswith(f"{name} is invalid (") for name, message in malformed.items())
+    assert (settings.plan, settings.timeout, settings.toolsets) == ("starter", 30.0, frozenset(TOOLSETS))
+    assert (settings.read_only, settings.sandbox) == (True, True), "the rest is read"
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(env, toolsets="orders,payments", sandbox=True)
+    assert str(caught.value) == malformed["HAJATEK_PLAN"], "the first is the one from_env raises"
+    assert Settings.from_env_lenient({"HAJATEK_PLAN": "pro"})[1] == {}

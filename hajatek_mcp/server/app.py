@@ -29,7 +29,9 @@ from hajatek_mcp.server.audit import AuditLog
 from hajatek_mcp.server.confirmations import ConfirmationStore
 from hajatek_mcp.server.events import WEBHOOK_PATH, EventHub, EventInbox, webhook_route
 from hajatek_mcp.server.guards import CONFIRM_HINT
-from hajatek_mcp.server.state import TOOLSETS, ServerOptions, Shop, ShopRef, TargetLocks
+from hajatek_mcp.server.locks import TargetLocks
+from hajatek_mcp.server.options import TOOLSETS, ServerOptions
+from hajatek_mcp.server.shop import OpenShops, Shop, bind_request_shop
 from hajatek_mcp.server.tools import TOOLS, ToolSpec
 
 __all__ = ["HajatekServer", "build_server", "selected_tools", "unavailable_tools"]
@@ -171,6 +173,13 @@ class HajatekServer(MCPServer[Shop]):
     webhook_status: str
     """Why the receiver is or is not served, for the start-up log."""
     oauth_routes: list[BaseRoute]
+    on_close: list[Callable[[], None]]
+    """What :meth:`close` closes: files the server opened when it was built (the built-in OAuth server's)."""
+
+    def close(self) -> None:
+        """Close what the server opened when it was built, not per session (the lifespan closes those)."""
+        while self.on_close:
+            self.on_close.pop()()
 
     @property
     def public_routes(self) -> list[BaseRoute]:
@@ -225,9 +234,9 @@ def build_server(
     ``options.state_dir``: the audit log, confirmation tokens and the event inbox.
     """
 
-    ref = ShopRef()
+    shops = OpenShops()
     hub = EventHub()
-    writes = TargetLocks()
+    locks = TargetLocks()
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Shop]) -> AsyncIterator[Shop]:
@@ -236,6 +245,8 @@ def build_server(
             state.mkdir(parents=True, exist_ok=True)
         async with connect() as client:
             store_id = client.store_id or ""  # every piece of local state below is this store's alone
+            if options.store_id is not None and store_id != options.store_id:
+                raise ValueError(f"this server is for store {options.store_id}, but its client is for {store_id!r}")
             with ExitStack() as stack:
                 audit = AuditLog(state / "audit.db" if state else None, store_id=store_id, clock=options.clock)
                 stack.callback(audit.close)
@@ -250,12 +261,12 @@ def build_server(
                 )  # fmt: skip
                 stack.callback(inbox.close)
                 shop = Shop(client=client, options=options, audit=audit, confirmations=confirmations, inbox=inbox,
-                            writes=writes)  # fmt: skip
-                ref.push(shop)
+                            locks=locks)  # fmt: skip
+                shops.add(shop)
                 try:
                     yield shop
                 finally:
-                    ref.remove(shop)
+                    shops.remove(shop)
 
     oauth = _oauth(options)
     server = HajatekServer(
@@ -269,17 +280,19 @@ def build_server(
         tools=[_tool(spec) for spec in selected_tools(options)],
         log_level="WARNING",
         subscriptions=hub.bus,
+        middleware=[bind_request_shop],  # resources and completions find the shop of their request (see shop.py)
         **(oauth.server_arguments if oauth else {}),
     )
     server.oauth_routes = oauth.routes if oauth else []
+    server.on_close = [oauth.close] if oauth else []
     server.unavailable = unavailable_tools(options)
     hub.install(server)
-    resources.register(server, options, ref)
+    resources.register(server, options)
     prompts.register(server, options)
     if options.webhook_secret is None:
         server.webhook_routes = []
         server.webhook_status = "webhook receiver off: set HAJATEK_WEBHOOK_SECRET to receive Hajatek's events"
     else:
-        server.webhook_routes = [webhook_route(lambda: ref.get().inbox, hub, options.webhook_secret)]
+        server.webhook_routes = [webhook_route(lambda: shops.get(options.store_id).inbox, hub, options.webhook_secret)]
         server.webhook_status = f"webhook receiver on at POST {WEBHOOK_PATH}"
     return server

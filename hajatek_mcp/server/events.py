@@ -261,7 +261,12 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
 def webhook_route(
     inbox: Callable[[], EventInbox], hub: EventHub, secret: SecretStr, *, max_body: int = MAX_WEBHOOK_BODY
 ) -> Route:
-    """``POST /webhooks/hajatek``: verify, store once, then announce. ``inbox`` returns the live inbox."""
+    """``POST /webhooks/hajatek``: verify, store once, then announce.
+
+    ``inbox`` returns the inbox of the store the webhooks are for, or raises LookupError while that store is not open
+    (then Hajatek is asked to retry). A webhook carries no MCP session, so the caller looks the store up by id among
+    the open shops (:class:`~hajatek_mcp.server.shop.OpenShops`), never takes whichever shop opened last.
+    """
 
     async def receive(request: Request) -> Response:  # noqa: PLR0911  # one return per check, in the order they run
         body = await _read_limited(request, max_body)
@@ -283,8 +288,9 @@ def webhook_route(
             return _reject(400, f"unknown event type {event.type!r}")
         try:
             store = inbox()
-        except RuntimeError:
-            return _reject(503, "the server is starting; Hajatek will retry")
+        except LookupError as exc:  # after the signature: the caller is Hajatek, which retries a 503
+            logger.warning("webhook %s not stored: %s", event.id, exc)
+            return _reject(503, f"not stored: {exc}; Hajatek will retry")
         if await store.known(event.id):
             return JSONResponse({"received": True, "duplicate": True})
         age = store.now() - event.created_at.timestamp()

@@ -47,13 +47,13 @@ from hajatek_mcp.api import HajatekError, LookupLimitError, Order, Product
 from hajatek_mcp.server.audit import ConfirmPath
 from hajatek_mcp.server.confirmations import fingerprint
 from hajatek_mcp.server.safety import clean, quote
-from hajatek_mcp.server.state import Shop, current_shop
+from hajatek_mcp.server.shop import Shop, current_shop
 
 __all__ = [
     "GUARDED_STATUSES",
     "Confirm",
     "Decision",
-    "Plan",
+    "WritePlan",
     "ask_delete_product",
     "ask_order_status",
     "ask_update_product",
@@ -84,7 +84,7 @@ P = ParamSpec("P")
 
 
 @dataclass(frozen=True)
-class Plan:
+class WritePlan:
     """What a write would do to its target, read just before it runs."""
 
     target: str
@@ -100,21 +100,21 @@ class Plan:
     """The target's values the guard read (price, stock), kept in the audit entry of the write."""
 
 
-def planning(target_arg: str) -> Callable[[Callable[P, Awaitable[Plan]]], Callable[P, Awaitable[Plan]]]:
-    """Make a plan resolver report an API failure as ``Plan.error`` so the tool can audit it before refusing."""
+def planning(target_arg: str) -> Callable[[Callable[P, Awaitable[WritePlan]]], Callable[P, Awaitable[WritePlan]]]:
+    """Make a plan resolver report an API failure as ``WritePlan.error`` so the tool can audit it before refusing."""
 
-    def decorate(fn: Callable[P, Awaitable[Plan]]) -> Callable[P, Awaitable[Plan]]:
+    def decorate(fn: Callable[P, Awaitable[WritePlan]]) -> Callable[P, Awaitable[WritePlan]]:
         @functools.wraps(fn)
-        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> Plan:
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> WritePlan:
             if not may_write():  # refused by the tool before anything is read or asked
-                return Plan(target=str(kwargs.get(target_arg)), guarded=False, preview="", error="read-only grant")
+                return WritePlan(target=str(kwargs.get(target_arg)), guarded=False, preview="", error="read-only grant")
             try:
                 return await fn(*args, **kwargs)
             except LookupLimitError as exc:
                 advice = "Find it with list_products (search by its name or SKU), then repeat this call."
-                return Plan(target=str(kwargs.get(target_arg)), guarded=False, preview="", error=f"{exc} {advice}")
+                return WritePlan(target=str(kwargs.get(target_arg)), guarded=False, preview="", error=f"{exc} {advice}")
             except HajatekError as exc:
-                return Plan(target=str(kwargs.get(target_arg)), guarded=False, preview="", error=clean(str(exc)))
+                return WritePlan(target=str(kwargs.get(target_arg)), guarded=False, preview="", error=clean(str(exc)))
 
         return wrapper
 
@@ -149,7 +149,7 @@ def _named(product: Product) -> str:
 
 
 @planning("product_id")
-async def plan_delete_product(shop: Annotated[Shop, Resolve(current_shop)], product_id: str) -> Plan:
+async def plan_delete_product(shop: Annotated[Shop, Resolve(current_shop)], product_id: str) -> WritePlan:
     product = await shop.client.find_product(product_id, max_pages=LOOKUP_PAGES)
     references, scanned = 0, 0
     async for order in shop.client.iterate(shop.client.list_orders):
@@ -161,11 +161,11 @@ async def plan_delete_product(shop: Annotated[Shop, Resolve(current_shop)], prod
         f"Delete product {product.id}: {product.stock} in stock, in {references} of the latest {scanned} orders. "
         f"Past orders keep their lines. This cannot be undone. {_named(product)}"
     )
-    return Plan(target=product.id, guarded=True, preview=preview, state=_product_state(product))
+    return WritePlan(target=product.id, guarded=True, preview=preview, state=_product_state(product))
 
 
 @planning("order_id")
-async def plan_order_status(shop: Annotated[Shop, Resolve(current_shop)], order_id: str, status: str) -> Plan:
+async def plan_order_status(shop: Annotated[Shop, Resolve(current_shop)], order_id: str, status: str) -> WritePlan:
     order = await shop.client.get_order(order_id)
     guarded = status in GUARDED_STATUSES and order.status != status
     units = sum(i.quantity for i in order.items)
@@ -178,7 +178,7 @@ async def plan_order_status(shop: Annotated[Shop, Resolve(current_shop)], order_
     preview = what.format(id=order.id, status=clean(order.status), units=units, total=f"{order.total:,.2f}",
                           customer=quote(order.customer_id, 40), new=status)  # fmt: skip
     restocked = tuple(sorted({i.product_id for i in order.items})) if status == "cancelled" else ()
-    return Plan(target=order.id, guarded=guarded, preview=preview, state=_order_state(order), related=restocked)
+    return WritePlan(target=order.id, guarded=guarded, preview=preview, state=_order_state(order), related=restocked)
 
 
 @dataclass(frozen=True)
@@ -237,9 +237,9 @@ async def plan_update_product(
     product_id: str,
     price: Decimal | None = None,
     stock: int | None = None,
-) -> Plan:
+) -> WritePlan:
     if price is None and stock is None:
-        return Plan(target=product_id, guarded=False, preview=f"Update {product_id}.")
+        return WritePlan(target=product_id, guarded=False, preview=f"Update {product_id}.")
     product = await shop.client.find_product(product_id, max_pages=LOOKUP_PAGES)
     share = Decimal(str(shop.options.price_cut_guard))
     ref = await reference(shop, product)
@@ -262,14 +262,14 @@ async def plan_update_product(
         reasons.append(fact)
     preview = f"This will {' and '.join(reasons)}. {_named(product)}" if reasons else f"Update {product.id}."
     before = {"price": str(product.price), "stock": product.stock}
-    return Plan(target=product.id, guarded=bool(reasons), preview=preview, state=_product_state(product),
-                before=before)  # fmt: skip
+    return WritePlan(target=product.id, guarded=bool(reasons), preview=preview, state=_product_state(product),
+                     before=before)  # fmt: skip
 
 
 # -- asking: one resolver per guarded tool, all deciding the same way -------------------------------------------------
 
 
-def _decide(ctx: Context[Shop], plan: Plan, confirm_token: str | None) -> Decision | Elicit[Confirm]:
+def _decide(ctx: Context[Shop], plan: WritePlan, confirm_token: str | None) -> Decision | Elicit[Confirm]:
     options = ctx.request_context.lifespan_context.options
     if plan.error is not None:
         return Decision(path="not_guarded")  # nothing to ask about: the call is refused
@@ -295,19 +295,19 @@ def _can_ask_form(ctx: Context[Shop]) -> bool:
 
 
 def ask_delete_product(
-    ctx: Context[Shop], plan: Annotated[Plan, Resolve(plan_delete_product)], confirm_token: str | None = None
+    ctx: Context[Shop], plan: Annotated[WritePlan, Resolve(plan_delete_product)], confirm_token: str | None = None
 ) -> Decision | Elicit[Confirm]:
     return _decide(ctx, plan, confirm_token)
 
 
 def ask_order_status(
-    ctx: Context[Shop], plan: Annotated[Plan, Resolve(plan_order_status)], confirm_token: str | None = None
+    ctx: Context[Shop], plan: Annotated[WritePlan, Resolve(plan_order_status)], confirm_token: str | None = None
 ) -> Decision | Elicit[Confirm]:
     return _decide(ctx, plan, confirm_token)
 
 
 def ask_update_product(
-    ctx: Context[Shop], plan: Annotated[Plan, Resolve(plan_update_product)], confirm_token: str | None = None
+    ctx: Context[Shop], plan: Annotated[WritePlan, Resolve(plan_update_product)], confirm_token: str | None = None
 ) -> Decision | Elicit[Confirm]:
     return _decide(ctx, plan, confirm_token)
 

@@ -8,7 +8,8 @@ from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
 from hajatek_mcp.api.models import OrderStatus
-from hajatek_mcp.server.state import ServerOptions, Shop
+from hajatek_mcp.server.options import ServerOptions
+from hajatek_mcp.server.shop import Shop
 
 __all__ = ["register"]
 

@@ -1,7 +1,8 @@
 """Resources (the store, the catalog, orders, analytics) and completions for their template parameters.
 
-Static resources cannot take a ``Context`` in mcp 2.x, so they read the live :class:`Shop` through a
-:class:`ShopRef` that the lifespan fills; templates get it the same way, for one code path.
+Each handler acts on the shop of the request it serves, :func:`~hajatek_mcp.server.shop.request_shop`: mcp 2.3 gives
+static resources and completions no ``Context``, so the server's middleware binds the request's shop (see
+:mod:`hajatek_mcp.server.shop`). Templates could take a ``Context``; they read the shop the same way, for one code path.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from mcp.types import (
 
 from hajatek_mcp.api import HajatekError, NotFoundError, UnprocessableEntityError
 from hajatek_mcp.api.models import ORDER_STATUSES
+from hajatek_mcp.server.options import ServerOptions
 from hajatek_mcp.server.safety import clean, quote
-from hajatek_mcp.server.state import ServerOptions, Shop, ShopRef
+from hajatek_mcp.server.shop import Shop, request_shop
 from hajatek_mcp.server.views import AnalyticsView, OrderDetail, ProductView, StoreView, resource_text
 
 __all__ = ["LOW_STOCK", "register"]
@@ -119,27 +121,28 @@ async def category_names(shop: Shop) -> list[str]:
 
 
 class _KnownCategories:
-    """The category slugs for completions, read at most once per :data:`CATEGORIES_TTL` (a failure: once per
-    :data:`CATEGORIES_RETRY`), by one caller at a time: keystrokes that arrive together share one read."""
+    """Each store's category slugs for completions, read at most once per :data:`CATEGORIES_TTL` (a failure: once per
+    :data:`CATEGORIES_RETRY`), by one caller at a time: keystrokes that arrive together share one read. Kept by store
+    id, so one store's slugs are never offered for another's."""
 
-    def __init__(self, ref: ShopRef) -> None:
-        self._ref = ref
-        self._known: tuple[float, list[str]] | None = None  # (until when, the slugs)
-        self._reading = anyio.Lock()
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[float, list[str]]] = {}  # store id → (until when, the slugs)
+        self._reading: dict[str, anyio.Lock] = {}
 
-    async def __call__(self) -> list[str]:
+    async def __call__(self, shop: Shop) -> list[str]:
         """The slugs; none when the API cannot be read (a completion is a hint, never an error)."""
-        async with self._reading:
+        store = shop.store_id
+        async with self._reading.setdefault(store, anyio.Lock()):
             now = time.monotonic()
-            if self._known is None or now >= self._known[0]:
-                self._known = (now + CATEGORIES_RETRY, [])  # unless the read below succeeds in time
+            if store not in self._known or now >= self._known[store][0]:
+                self._known[store] = (now + CATEGORIES_RETRY, [])  # unless the read below succeeds in time
                 # A completion is a hint: never wait long for one, never fail it.
                 with anyio.move_on_after(CATEGORIES_WAIT), contextlib.suppress(HajatekError):
-                    self._known = (now + CATEGORIES_TTL, await category_names(self._ref.get()))
-            return self._known[1]
+                    self._known[store] = (now + CATEGORIES_TTL, await category_names(shop))
+            return self._known[store][1]
 
 
-def register(server: MCPServer[Shop], options: ServerOptions, ref: ShopRef) -> None:
+def register(server: MCPServer[Shop], options: ServerOptions) -> None:
     """Add the resources and the completion handler to ``server``."""
 
     def sandboxed(data: dict[str, Any]) -> str:
@@ -157,20 +160,20 @@ def register(server: MCPServer[Shop], options: ServerOptions, ref: ShopRef) -> N
     @server.resource("hajatek://store", name="store", title="Store", mime_type=_JSON,
                      description="Store name, currency, timezone and plan.")  # fmt: skip
     async def store() -> str:
-        shop = ref.get()
+        shop = request_shop()
         view = StoreView.of(await read(shop.client.get_store()), sandbox=options.sandbox)
         return resource_text(view.model_dump(mode="json"), redact=options.redact_pii)
 
     @server.resource("hajatek://catalog", name="catalog", title="Catalog overview", mime_type=_JSON,
                      description="Product count per category, low-stock and out-of-stock products.")  # fmt: skip
     async def catalog() -> str:
-        return sandboxed(await read(_catalog(ref.get())))
+        return sandboxed(await read(_catalog(request_shop())))
 
     @server.resource("hajatek://catalog/{category}", name="catalog-category", title="Products in a category",
                      mime_type=_JSON, description="Every product of one category (slug).")  # fmt: skip
     async def catalog_category(category: str) -> str:
         try:
-            data = await _category(ref.get(), category)
+            data = await _category(request_shop(), category)
         except UnprocessableEntityError as exc:  # the API refuses the slug itself: as good as no such category
             message = f"{quote(category, 64)} is not a category; hajatek://catalog lists them."
             raise ResourceNotFoundError(message) from exc
@@ -186,35 +189,35 @@ def register(server: MCPServer[Shop], options: ServerOptions, ref: ShopRef) -> N
     async def order(order_id: str) -> str:
         if not order_id.startswith("ord_"):
             raise ResourceNotFoundError(f"{quote(order_id, 64)} is not an order id; order ids start with 'ord_'.")
-        detail = OrderDetail.of(await read(ref.get().client.get_order(order_id)))
+        detail = OrderDetail.of(await read(request_shop().client.get_order(order_id)))
         return sandboxed(detail.model_dump(mode="json"))
 
     @server.resource("hajatek://analytics", name="analytics", title="Analytics, last 30 days", mime_type=_JSON,
                      description="Revenue, orders, average order value and top products over 30 days.")  # fmt: skip
     async def analytics() -> str:
-        summary = await read(ref.get().client.get_analytics_summary("30d"))
+        summary = await read(request_shop().client.get_analytics_summary("30d"))
         return sandboxed(AnalyticsView.of(summary).model_dump(mode="json"))
 
     @server.resource("hajatek://audit", name="audit", title="Audit log", mime_type=_JSON,
                      description="The latest 50 write attempts: tool, arguments, outcome, confirmation.")  # fmt: skip
     async def audit() -> str:
-        return resource_text({"entries": await ref.get().audit.recent(50)}, redact=options.redact_pii)
+        return resource_text({"entries": await request_shop().audit.recent(50)}, redact=options.redact_pii)
 
     @server.resource("hajatek://events", name="events", title="Store events", mime_type=_JSON,
                      description="The latest 50 events Hajatek sent; subscribe to hear of new ones.")  # fmt: skip
     async def events() -> str:
-        return sandboxed({"events": await ref.get().inbox.recent(limit=50)})
+        return sandboxed({"events": await request_shop().inbox.recent(limit=50)})
 
     @server.resource("hajatek://events/{event_id}", name="event", title="Store event", mime_type=_JSON,
                      description="One event by id (evt_…).")  # fmt: skip
     async def event(event_id: str) -> str:
-        found = await ref.get().inbox.get(event_id)
+        found = await request_shop().inbox.get(event_id)
         if found is None:
             message = f"No event {quote(event_id, 64)} in the inbox; hajatek://events lists recent ones."
             raise ResourceNotFoundError(message)
         return sandboxed(found)
 
-    known_categories = _KnownCategories(ref)
+    known_categories = _KnownCategories()
 
     @server.completion()  # type: ignore[no-untyped-call, untyped-decorator]  # the SDK leaves it unannotated
     async def complete(
@@ -224,7 +227,7 @@ def register(server: MCPServer[Shop], options: ServerOptions, ref: ShopRef) -> N
     ) -> Completion | None:
         values: list[str]
         if argument.name == "category":
-            values = await known_categories()
+            values = await known_categories(request_shop())
         elif argument.name == "status":
             values = list(ORDER_STATUSES)
         elif argument.name == "period":

@@ -18,8 +18,8 @@ from pydantic import BaseModel, Field
 from hajatek_mcp.api import HajatekError
 from hajatek_mcp.server.audit import ConfirmPath, Outcome
 from hajatek_mcp.server.confirmations import ConfirmationError
-from hajatek_mcp.server.guards import Confirm, Decision, Plan, may_write
-from hajatek_mcp.server.state import Shop
+from hajatek_mcp.server.guards import Confirm, Decision, WritePlan, may_write
+from hajatek_mcp.server.shop import Shop
 from hajatek_mcp.server.views import View
 
 __all__ = ["Guarded", "guarded", "unguarded_write"]
@@ -52,7 +52,7 @@ async def guarded(
     tool: str,
     arguments: Mapping[str, Any],
     *,
-    plan: Plan,
+    plan: WritePlan,
     answer: ElicitationResult[Any],
     confirm_token: str | None,
     execute: Callable[[], Awaitable[T]],

@@ -293,7 +293,7 @@ async def test_expired_tokens_and_tokens_without_the_scope_are_refused(
     store = OAuthStore(oauth_server.log.parent / "oauth.db")  # as the server would have issued it
     try:
         resource = oauth_server.url("/mcp")
-        store.add_token(
+        await store.add_token(
             token, Grant("access", f"grt_{case}", "client_x", scopes, resource, None, time.time() + lifetime)
         )
     finally:

@@ -17,8 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from hajatek_mcp.server import ExternalIssuer
 from hajatek_mcp.server.http import HttpSecurity, http_app
-from hajatek_mcp.server.state import ExternalIssuer
 from tests.server.conftest import text
 from tests.server.test_http_security import serving
 

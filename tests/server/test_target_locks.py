@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from hajatek_mcp.server.state import TargetLocks
+from hajatek_mcp.server.locks import TargetLocks
 
 
 async def test_writes_to_one_target_run_one_at_a_time_in_arrival_order() -> None:

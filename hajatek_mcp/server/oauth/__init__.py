@@ -17,7 +17,7 @@ from hajatek_mcp.server.oauth.limits import RegistrationLimiter, SignInLimiter
 from hajatek_mcp.server.oauth.provider import READ, SCOPES, WRITE, HajatekOAuthProvider
 from hajatek_mcp.server.oauth.registration import registration_route
 from hajatek_mcp.server.oauth.store import OAuthStore
-from hajatek_mcp.server.state import ExternalIssuer
+from hajatek_mcp.server.options import ExternalIssuer
 
 __all__ = ["READ", "SCOPES", "WRITE", "ExternalOAuth", "OAuthSetup", "OAuthStore"]
 
@@ -25,9 +25,10 @@ __all__ = ["READ", "SCOPES", "WRITE", "ExternalOAuth", "OAuthSetup", "OAuthStore
 class OAuthSetup:
     """Everything the built-in authorization server needs: its store, the provider, settings and consent routes.
 
-    ``oauth.db`` and the audit log are opened here (the SDK needs the provider when the server is built); with
-    ``state_dir=None`` they live in memory. The limits on registration and on consent sign-ins live in memory, per
-    process (:mod:`.limits`), on ``clock``.
+    ``oauth.db`` and the OAuth server's audit log are opened here (the SDK needs the provider when the server is
+    built), so they live as long as the server, not a session: whoever runs the server calls :meth:`close` once it
+    has stopped. With ``state_dir=None`` they live in memory. The limits on registration and on consent sign-ins live
+    in memory, per process (:mod:`.limits`), on ``clock``.
     """
 
     def __init__(
@@ -61,6 +62,13 @@ class OAuthSetup:
     def server_arguments(self) -> dict[str, Any]:
         return {"auth": self.settings, "auth_server_provider": self.provider}
 
+    def close(self) -> None:
+        """Close ``oauth.db`` and the audit log; call it once the server has stopped serving."""
+        try:
+            self.store.close()
+        finally:
+            self.audit.close()
+
 
 class ExternalOAuth:
     """Resource-server-only mode: tokens come from an external issuer and are checked by introspection."""
@@ -82,3 +90,6 @@ class ExternalOAuth:
     @property
     def server_arguments(self) -> dict[str, Any]:
         return {"auth": self.settings, "token_verifier": self.verifier}
+
+    def close(self) -> None:
+        """Nothing to close: introspection keeps no files."""

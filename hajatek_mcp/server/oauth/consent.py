@@ -147,9 +147,9 @@ def consent_routes(provider: HajatekOAuthProvider, passphrase: SecretStr, limite
         return _page("Request expired", "<h1>This request has expired</h1><p>Start the connection again from your AI "
                      "application.</p>", status=400)  # fmt: skip
 
-    def form_page(request_id: str, pending: _Pending, error: str | None, status: int = 200) -> Response:
+    async def form_page(request_id: str, pending: _Pending, error: str | None, status: int = 200) -> Response:
         client_id, params, csrf, _ = pending
-        client = provider.store.client(client_id) or {"client_id": client_id}
+        client = await provider.store.client(client_id) or {"client_id": client_id}
         body = _form(request_id, csrf, client, params, error)
         return _page("Allow access?", body, status=status, form_target=_origin(params["redirect_uri"]))
 
@@ -160,16 +160,16 @@ def consent_routes(provider: HajatekOAuthProvider, passphrase: SecretStr, limite
 
     async def show(request: Request) -> Response:
         request_id = request.query_params.get("request", "")
-        pending = provider.store.pending(request_id)
+        pending = await provider.store.pending(request_id)
         if pending is None:
             return expired()
         refusal = limiter.refusal(client_address(request))
-        return form_page(request_id, pending, held_back(refusal, limiter.clock()) if refusal else None)
+        return await form_page(request_id, pending, held_back(refusal, limiter.clock()) if refusal else None)
 
-    def refused(request_id: str, pending: _Pending, address: str, refusal: Refusal) -> Response:
+    async def refused(request_id: str, pending: _Pending, address: str, refusal: Refusal) -> Response:
         """A sign-in while held back: not compared, not counted; the page says when to try again."""
         logger.info("refused an OAuth consent sign-in from %s for client %s: held back", address, pending[0])
-        page = form_page(request_id, pending, held_back(refusal, limiter.clock()), status=429)
+        page = await form_page(request_id, pending, held_back(refusal, limiter.clock()), status=429)
         return with_retry_after(page, refusal)
 
     async def wrong(request_id: str, pending: _Pending, address: str) -> Response:
@@ -182,20 +182,20 @@ def consent_routes(provider: HajatekOAuthProvider, passphrase: SecretStr, limite
                        else "")  # fmt: skip
         await provider.audit.record("oauth.signin", {"address": address}, "refused", "not_guarded", target=client_id,
                               detail=f"wrong passphrase from {address}")  # fmt: skip
-        provider.store.count_attempt(request_id)
+        await provider.store.count_attempt(request_id)
         status = 429 if refusal is not None and refusal.lockout else 401
         if attempts + 1 >= MAX_ATTEMPTS:
-            provider.store.drop_pending(request_id)
+            await provider.store.drop_pending(request_id)
             page = _page("Too many attempts", f"<h1>Too many wrong passphrases</h1><p>{escape(later)} This request "
                          "is void: start again from your AI application.</p>", status=max(status, 403))  # fmt: skip
             return with_retry_after(page, refusal)
-        page = form_page(request_id, pending, f"Wrong passphrase. {later or 'Try again.'}", status=status)
+        page = await form_page(request_id, pending, f"Wrong passphrase. {later or 'Try again.'}", status=status)
         return with_retry_after(page, refusal)
 
     async def sign_in(request_id: str, pending: _Pending, address: str, typed: str, scope: str) -> Response:
         refusal = limiter.refusal(address)  # before comparing: while held back, the right passphrase fails too
         if refusal is not None:
-            return refused(request_id, pending, address, refusal)
+            return await refused(request_id, pending, address, refusal)
         if not hmac.compare_digest(hashlib.sha256(typed.encode()).digest(), expected):
             return await wrong(request_id, pending, address)
         limiter.success(address)
@@ -208,7 +208,7 @@ def consent_routes(provider: HajatekOAuthProvider, passphrase: SecretStr, limite
     async def answer(request: Request) -> Response:
         form = await request.form()
         request_id, csrf = str(form.get("request", "")), str(form.get("csrf", ""))
-        pending = provider.store.pending(request_id)
+        pending = await provider.store.pending(request_id)
         if pending is None:
             return expired()
         if not hmac.compare_digest(csrf.encode(), pending[2].encode()):

@@ -57,7 +57,7 @@ class HajatekOAuthProvider:
     # -- clients -----------------------------------------------------------------------------------------------------
 
     async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
-        info = self.store.client(client_id)
+        info = await self.store.client(client_id)
         return None if info is None else OAuthClientInformationFull.model_validate(info)
 
     async def register_client(self, client_info: OAuthClientInformationFull) -> None:
@@ -67,7 +67,8 @@ class HajatekOAuthProvider:
         """
         assert client_info.client_id is not None  # noqa: S101  # the SDK assigns it before calling us
         check_client(client_info)
-        if not self.store.add_client(client_info.client_id, client_info.model_dump(mode="json", exclude_none=True)):
+        info = client_info.model_dump(mode="json", exclude_none=True)
+        if not await self.store.add_client(client_info.client_id, info):
             logger.warning("refused an OAuth client registration: %d registered apps are still unauthorized",
                            MAX_UNAUTHORIZED_CLIENTS)  # fmt: skip
             raise RegistrationError(
@@ -88,26 +89,26 @@ class HajatekOAuthProvider:
         if unknown:
             raise AuthorizeError("invalid_scope", f"unknown scopes {sorted(unknown)}; use store.read or store.write")
         assert client.client_id is not None  # noqa: S101  # registered clients have one
-        request_id, _ = self.store.add_pending(
+        request_id, _ = await self.store.add_pending(
             client.client_id, {**params.model_dump(mode="json"), "scopes": requested}, CONSENT_TTL
         )
         return f"{self.issuer}/oauth/consent?request={request_id}"
 
     async def approve(self, request_id: str, scopes: list[str], subject: str) -> str:
         """The merchant said yes on the consent page: a code for the client's redirect URI (single-use, 5 min)."""
-        pending = self.store.pending(request_id)
-        if pending is None or not self.store.drop_pending(request_id):
+        pending = await self.store.pending(request_id)
+        if pending is None or not await self.store.drop_pending(request_id):
             raise AuthorizeError("access_denied", "this consent request expired or was already answered")
         client_id, params, _, _ = pending
         code = new_secret("hjk_code_")
-        self.store.add_code(code, client_id, {**params, "scopes": scopes, "subject": subject}, CODE_TTL)
-        self.store.mark_authorized(client_id)
+        await self.store.add_code(code, client_id, {**params, "scopes": scopes, "subject": subject}, CODE_TTL)
+        await self.store.mark_authorized(client_id)
         await self.audit.record("oauth.grant", {"scopes": scopes}, "executed", "host", target=client_id)
         return _with_query(params["redirect_uri"], code=code, state=params.get("state"))
 
     async def deny(self, request_id: str) -> str:
-        pending = self.store.pending(request_id)
-        if pending is None or not self.store.drop_pending(request_id):
+        pending = await self.store.pending(request_id)
+        if pending is None or not await self.store.drop_pending(request_id):
             raise AuthorizeError("access_denied", "this consent request expired or was already answered")
         client_id, params, _, _ = pending
         await self.audit.record("oauth.grant", {}, "declined", "host", target=client_id)
@@ -116,7 +117,7 @@ class HajatekOAuthProvider:
     async def load_authorization_code(
         self, client: OAuthClientInformationFull, authorization_code: str
     ) -> AuthorizationCode | None:
-        found = self.store.code(authorization_code, str(client.client_id))
+        found = await self.store.code(authorization_code, str(client.client_id))
         if found is None:
             return None
         _, data, expires_at = found
@@ -130,25 +131,25 @@ class HajatekOAuthProvider:
     async def exchange_authorization_code(
         self, client: OAuthClientInformationFull, authorization_code: AuthorizationCode
     ) -> OAuthToken:
-        found = self.store.code(authorization_code.code, str(client.client_id))
-        if found is None or not self.store.use_code(authorization_code.code):
+        found = await self.store.code(authorization_code.code, str(client.client_id))
+        if found is None or not await self.store.use_code(authorization_code.code):
             raise TokenError("invalid_grant", "authorization code already used")
         grant_id = found[0]
-        return self._issue(grant_id, str(client.client_id), authorization_code.scopes, authorization_code.subject)
+        return await self._issue(grant_id, str(client.client_id), authorization_code.scopes, authorization_code.subject)
 
     # -- tokens ------------------------------------------------------------------------------------------------------
 
-    def _issue(self, grant_id: str, client_id: str, scopes: list[str], subject: str | None) -> OAuthToken:
+    async def _issue(self, grant_id: str, client_id: str, scopes: list[str], subject: str | None) -> OAuthToken:
         now = self.store.clock()
         access, refresh = new_secret("hjk_at_"), new_secret("hjk_rt_")
-        self.store.add_token(access, Grant("access", grant_id, client_id, scopes, self.resource, subject,
-                                           now + ACCESS_TTL))  # fmt: skip
-        self.store.add_token(refresh, Grant("refresh", grant_id, client_id, scopes, self.resource, subject,
-                                            now + REFRESH_TTL))  # fmt: skip
+        await self.store.add_token(access, Grant("access", grant_id, client_id, scopes, self.resource, subject,
+                                                 now + ACCESS_TTL))  # fmt: skip
+        await self.store.add_token(refresh, Grant("refresh", grant_id, client_id, scopes, self.resource, subject,
+                                                  now + REFRESH_TTL))  # fmt: skip
         return OAuthToken(access_token=access, expires_in=ACCESS_TTL, scope=" ".join(scopes), refresh_token=refresh)
 
     async def load_refresh_token(self, client: OAuthClientInformationFull, refresh_token: str) -> RefreshToken | None:
-        grant = self.store.token(refresh_token, "refresh")
+        grant = await self.store.token(refresh_token, "refresh")
         if grant is None or grant.client_id != client.client_id or grant.expires_at < self.store.clock():
             return None
         return RefreshToken(
@@ -159,18 +160,18 @@ class HajatekOAuthProvider:
     async def exchange_refresh_token(
         self, client: OAuthClientInformationFull, refresh_token: RefreshToken, scopes: list[str]
     ) -> OAuthToken:
-        grant = self.store.token(refresh_token.token, "refresh")
+        grant = await self.store.token(refresh_token.token, "refresh")
         if grant is None:
             raise TokenError("invalid_grant", "refresh token unknown or already used")
         if not set(scopes or grant.scopes) <= set(grant.scopes):
             raise TokenError("invalid_scope", "a refresh cannot widen the granted scopes")
-        self.store.revoke_grant(grant.grant_id)  # rotation: the old access and refresh tokens stop working
+        await self.store.revoke_grant(grant.grant_id)  # rotation: the old access and refresh tokens stop working
         await self.audit.record("oauth.refresh", {"scopes": scopes or grant.scopes}, "executed", "not_guarded",
                           target=grant.client_id)  # fmt: skip
-        return self._issue(grant.grant_id, grant.client_id, scopes or grant.scopes, grant.subject)
+        return await self._issue(grant.grant_id, grant.client_id, scopes or grant.scopes, grant.subject)
 
     async def load_access_token(self, token: str) -> AccessToken | None:
-        grant = self.store.token(token, "access")
+        grant = await self.store.token(token, "access")
         if grant is None or grant.expires_at < self.store.clock():
             return None
         return AccessToken(token=token, client_id=grant.client_id, scopes=grant.scopes,
@@ -178,9 +179,9 @@ class HajatekOAuthProvider:
                            claims={"iss": self.issuer})  # fmt: skip
 
     async def revoke_token(self, token: AccessToken | RefreshToken) -> None:
-        grant = self.store.token(token.token, "access") or self.store.token(token.token, "refresh")
+        grant = await self.store.token(token.token, "access") or await self.store.token(token.token, "refresh")
         if grant is not None:
-            self.store.revoke_grant(grant.grant_id)
+            await self.store.revoke_grant(grant.grant_id)
             await self.audit.record("oauth.revoke", {}, "executed", "not_guarded", target=grant.client_id)
 
     async def exchange_identity_assertion(self, client: OAuthClientInformationFull, params: Any) -> OAuthToken:

@@ -13,7 +13,7 @@ from hajatek_mcp.api import HajatekError, ProductCreate, ProductUpdate
 from hajatek_mcp.server.errors import upstream
 from hajatek_mcp.server.guards import (
     Confirm,
-    Plan,
+    WritePlan,
     ask_delete_product,
     ask_update_product,
     plan_delete_product,
@@ -21,7 +21,7 @@ from hajatek_mcp.server.guards import (
 )
 from hajatek_mcp.server.resources import category_names
 from hajatek_mcp.server.safety import quote
-from hajatek_mcp.server.state import Shop, current_shop
+from hajatek_mcp.server.shop import Shop, current_shop
 from hajatek_mcp.server.tools.base import ToolSpec
 from hajatek_mcp.server.tools.params import (
     Category,
@@ -120,7 +120,7 @@ async def _new_category_note(shop: Shop, category: str, product_id: str) -> str 
 @upstream
 async def update_product(
     shop: Annotated[Shop, Resolve(current_shop)],
-    plan: Annotated[Plan, Resolve(plan_update_product)],
+    plan: Annotated[WritePlan, Resolve(plan_update_product)],
     answer: Annotated[ElicitationResult[Confirm], Resolve(ask_update_product)],
     *,
     product_id: ProductId,
@@ -157,7 +157,7 @@ async def update_product(
 @upstream
 async def delete_product(
     shop: Annotated[Shop, Resolve(current_shop)],
-    plan: Annotated[Plan, Resolve(plan_delete_product)],
+    plan: Annotated[WritePlan, Resolve(plan_delete_product)],
     answer: Annotated[ElicitationResult[Confirm], Resolve(ask_delete_product)],
     *,
     product_id: ProductId,

@@ -8,7 +8,7 @@ from mcp.server.mcpserver import Resolve
 from mcp.types import CallToolResult
 
 from hajatek_mcp.server.errors import upstream
-from hajatek_mcp.server.state import Shop, current_shop
+from hajatek_mcp.server.shop import Shop, current_shop
 from hajatek_mcp.server.tools.base import ToolSpec
 from hajatek_mcp.server.tools.params import Limit, PageNumber
 from hajatek_mcp.server.views import CustomerPage, CustomerView

@@ -10,7 +10,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from hajatek_mcp.server.errors import upstream
-from hajatek_mcp.server.state import Shop, current_shop
+from hajatek_mcp.server.shop import Shop, current_shop
 from hajatek_mcp.server.tools.base import ToolSpec
 from hajatek_mcp.server.views import View
 

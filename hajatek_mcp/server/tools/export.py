@@ -17,7 +17,7 @@ from pydantic import Field
 from hajatek_mcp.api import Order
 from hajatek_mcp.server.errors import upstream
 from hajatek_mcp.server.safety import clean, present
-from hajatek_mcp.server.state import Shop, current_shop
+from hajatek_mcp.server.shop import Shop, current_shop
 from hajatek_mcp.server.tools.base import ToolSpec
 from hajatek_mcp.server.tools.params import OrderStatus
 from hajatek_mcp.server.views import Money, View, compact_json

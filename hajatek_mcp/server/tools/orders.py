@@ -9,8 +9,8 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from hajatek_mcp.server.errors import upstream
-from hajatek_mcp.server.guards import Confirm, Plan, ask_order_status, plan_order_status
-from hajatek_mcp.server.state import Shop, current_shop
+from hajatek_mcp.server.guards import Confirm, WritePlan, ask_order_status, plan_order_status
+from hajatek_mcp.server.shop import Shop, current_shop
 from hajatek_mcp.server.tools.base import ToolSpec
 from hajatek_mcp.server.tools.params import ConfirmToken, Limit, OrderId, OrderStatus, PageNumber
 from hajatek_mcp.server.views import OrderDetail, OrderPage, OrderRow
@@ -45,7 +45,7 @@ async def get_order(
 @upstream
 async def update_order_status(
     shop: Annotated[Shop, Resolve(current_shop)],
-    plan: Annotated[Plan, Resolve(plan_order_status)],
+    plan: Annotated[WritePlan, Resolve(plan_order_status)],
     answer: Annotated[ElicitationResult[Confirm], Resolve(ask_order_status)],
     *,
     order_id: OrderId,
