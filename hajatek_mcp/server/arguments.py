@@ -46,9 +46,9 @@ def _unknown(names: list[str], properties: dict[str, Any]) -> str:
     for name in names:
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
         hint = f"; did you mean '{close[0]}'?" if close else "."
-        sentences.append(f"unknown argument {quote(name, 40)}{hint}")
+        sentences.append(f"Unknown argument {quote(name, 40)}{hint}")
     accepted = ", ".join(known) if known else "none"
-    return " ".join(s[0].upper() + s[1:] for s in sentences) + f" This tool takes: {accepted}. Nothing was done."
+    return " ".join(sentences) + f" This tool takes: {accepted}. Nothing was done."
 
 
 def describe(error: ValidationError, properties: dict[str, Any]) -> str:
