@@ -5,9 +5,9 @@
 Stores of one kind share one underlying database (so two store ids really live side by side), every store reads
 the test's :class:`~tests.conftest.FakeClock`, and the factory closes everything at teardown.
 
-A second backend (the hosted database of issue #17) plugs in with one more entry in :data:`BACKENDS`, which is the fixture's params: a
-name, and a function of ``(tmp_path, clock)`` returning a :class:`Backend` (the same three methods, plus ``close()``)
-whose stores offer the same public async interface. The tests themselves stay unchanged::
+A second backend (the hosted database of issue #17) plugs in with one more entry in :data:`BACKENDS`, which is the
+fixture's params: a name, and a function of ``(tmp_path, clock)`` returning a :class:`Backend` (the same three
+methods, plus ``close()``) whose stores offer the same public async interface. The tests themselves stay unchanged::
 
     BACKENDS["hosted"] = lambda _tmp_path, clock: HostedBackend(os.environ["TEST_DATABASE_URL"], clock)
 """
