@@ -171,13 +171,16 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     print(f"hajatek-mcp: serving MCP over {args.transport} on {url(args.host, args.port, path)}", file=sys.stderr)
     print(f"hajatek-mcp: {server.webhook_status}", file=sys.stderr)
     if settings.oauth_issuer and settings.oauth_external_issuer:
-        print(f"hajatek-mcp: OAuth on; tokens of {settings.oauth_external_issuer} checked by introspection",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"hajatek-mcp: OAuth on; tokens of {settings.oauth_external_issuer} checked by introspection",
+            file=sys.stderr,
+        )
     elif settings.oauth_issuer:
         print(f"hajatek-mcp: OAuth on; consent page at {settings.oauth_issuer}/oauth/consent", file=sys.stderr)
     try:
-        serve_http(server, args.transport, host=args.host, port=args.port, security=security,
-                   routes=server.public_routes)  # fmt: skip
+        serve_http(
+            server, args.transport, host=args.host, port=args.port, security=security, routes=server.public_routes
+        )
     finally:
         server.close()
     return ExitCode.OK
@@ -232,8 +235,11 @@ def _cmd_oauth(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             removed = anyio.run(store.revoke_client, args.client_id)
             audit = AuditLog(settings.data_dir / "audit.db", store_id="")  # the OAuth server's entries: no store
             try:
-                anyio.run(functools.partial(audit.record, "oauth.revoke", {"by": "cli"}, "executed", "host",
-                                            target=args.client_id))  # fmt: skip
+                anyio.run(
+                    functools.partial(
+                        audit.record, "oauth.revoke", {"by": "cli"}, "executed", "host", target=args.client_id
+                    )
+                )
             finally:
                 audit.close()
             print(f"Revoked {args.client_id}: {removed} tokens removed; the app must ask for consent again.")
@@ -243,8 +249,10 @@ def _cmd_oauth(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if not clients:
         print("No app has registered.")
     for client in clients:
-        print(f"{client['client_id']}  {client['client_name'] or '(no name)'}  scopes: {client['scopes'] or '-'}  "
-              f"live grants: {client['live_grants']}")  # fmt: skip
+        print(
+            f"{client['client_id']}  {client['client_name'] or '(no name)'}  scopes: {client['scopes'] or '-'}  "
+            f"live grants: {client['live_grants']}"
+        )
     return ExitCode.OK
 
 

@@ -51,22 +51,46 @@ def global_options(*, sub: bool) -> tuple[argparse.ArgumentParser, ...]:
         return argparse.SUPPRESS if sub else value
 
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], default=default(None),
-                        help="log level on stderr (default WARNING; env HAJATEK_LOG_LEVEL)")  # fmt: skip
+    common.add_argument(
+        "--log-level",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        default=default(None),
+        help="log level on stderr (default WARNING; env HAJATEK_LOG_LEVEL)",
+    )
     sandbox = argparse.ArgumentParser(add_help=False, parents=[common])
-    sandbox.add_argument("--sandbox", action="store_true", default=default(False),
-                         help="use the embedded sandbox store, no account needed (env HAJATEK_SANDBOX)")  # fmt: skip
+    sandbox.add_argument(
+        "--sandbox",
+        action="store_true",
+        default=default(False),
+        help="use the embedded sandbox store, no account needed (env HAJATEK_SANDBOX)",
+    )
     store = argparse.ArgumentParser(add_help=False, parents=[sandbox])
-    store.add_argument("--read-only", action="store_true", default=default(None),
-                       help="register no tool that changes the store (env HAJATEK_READ_ONLY)")  # fmt: skip
-    store.add_argument("--confirm", choices=["auto", "token", "none"], default=default(None),
-                       help="how destructive changes are confirmed: auto (ask the user when the client can, else a "
-                       "single-use token; default), token, or none (trust the host's own approval; env "
-                       "HAJATEK_CONFIRM)")  # fmt: skip
-    store.add_argument("--redact-pii", action="store_true", default=default(None),
-                       help="mask customer emails and phones in all output (env HAJATEK_REDACT_PII)")  # fmt: skip
-    store.add_argument("--toolsets", metavar="LIST", default=default(None),
-                       help=f"comma-separated subset of {','.join(TOOLSETS)} (env HAJATEK_TOOLSETS)")  # fmt: skip
+    store.add_argument(
+        "--read-only",
+        action="store_true",
+        default=default(None),
+        help="register no tool that changes the store (env HAJATEK_READ_ONLY)",
+    )
+    store.add_argument(
+        "--confirm",
+        choices=["auto", "token", "none"],
+        default=default(None),
+        help="how destructive changes are confirmed: auto (ask the user when the client can, else a "
+        "single-use token; default), token, or none (trust the host's own approval; env "
+        "HAJATEK_CONFIRM)",
+    )
+    store.add_argument(
+        "--redact-pii",
+        action="store_true",
+        default=default(None),
+        help="mask customer emails and phones in all output (env HAJATEK_REDACT_PII)",
+    )
+    store.add_argument(
+        "--toolsets",
+        metavar="LIST",
+        default=default(None),
+        help=f"comma-separated subset of {','.join(TOOLSETS)} (env HAJATEK_TOOLSETS)",
+    )
     return common, sandbox, store
 
 
@@ -95,41 +119,77 @@ def parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = sub.add_parser("serve", parents=[store], help="serve MCP (the default command)")
-    serve.add_argument("--transport", choices=["stdio", "streamable-http", "sse"], default="stdio",
-                       help="stdio (default, for Claude Desktop), streamable-http (endpoint /mcp) or sse")  # fmt: skip
+    serve.add_argument(
+        "--transport",
+        choices=["stdio", "streamable-http", "sse"],
+        default="stdio",
+        help="stdio (default, for Claude Desktop), streamable-http (endpoint /mcp) or sse",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="HTTP interface (default 127.0.0.1, loopback only)")
     serve.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
-    serve.add_argument("--auth-token", dest="mcp_auth_token", metavar="AUTH_TOKEN",
-                       help="require 'Authorization: Bearer TOKEN' on HTTP (prefer the env HAJATEK_MCP_AUTH_TOKEN: "
-                       "command lines are visible to other users)")  # fmt: skip
-    serve.add_argument("--allowed-host", dest="allowed_hosts", action="append", metavar="HOST",
-                       help="Host header to accept besides loopback (repeatable; HAJATEK_ALLOWED_HOSTS)")  # fmt: skip
-    serve.add_argument("--allowed-origin", dest="allowed_origins", action="append", metavar="ORIGIN",
-                       help="browser Origin to accept (repeatable; env HAJATEK_ALLOWED_ORIGINS)")  # fmt: skip
-    serve.add_argument("--oauth-issuer", metavar="URL",
-                       help="run the built-in OAuth server; URL is this server's public https address "
-                       "(env HAJATEK_OAUTH_ISSUER; needs HAJATEK_OAUTH_PASSPHRASE)")  # fmt: skip
+    serve.add_argument(
+        "--auth-token",
+        dest="mcp_auth_token",
+        metavar="AUTH_TOKEN",
+        help="require 'Authorization: Bearer TOKEN' on HTTP (prefer the env HAJATEK_MCP_AUTH_TOKEN: "
+        "command lines are visible to other users)",
+    )
+    serve.add_argument(
+        "--allowed-host",
+        dest="allowed_hosts",
+        action="append",
+        metavar="HOST",
+        help="Host header to accept besides loopback (repeatable; HAJATEK_ALLOWED_HOSTS)",
+    )
+    serve.add_argument(
+        "--allowed-origin",
+        dest="allowed_origins",
+        action="append",
+        metavar="ORIGIN",
+        help="browser Origin to accept (repeatable; env HAJATEK_ALLOWED_ORIGINS)",
+    )
+    serve.add_argument(
+        "--oauth-issuer",
+        metavar="URL",
+        help="run the built-in OAuth server; URL is this server's public https address "
+        "(env HAJATEK_OAUTH_ISSUER; needs HAJATEK_OAUTH_PASSPHRASE)",
+    )
     _webhook_options(serve, "with stdio: also receive webhooks on this port (POST /webhooks/hajatek)")
-    serve.add_argument("--activity", type=float, default=0.0, metavar="N",
-                       help="with --sandbox: simulate N new orders a minute, so events arrive live")  # fmt: skip
-    serve.add_argument("--dangerously-allow-unauthenticated", action="store_true",
-                       help="serve a non-loopback address WITHOUT an auth token (anyone who reaches the port can "
-                       "act on the store)")  # fmt: skip
+    serve.add_argument(
+        "--activity",
+        type=float,
+        default=0.0,
+        metavar="N",
+        help="with --sandbox: simulate N new orders a minute, so events arrive live",
+    )
+    serve.add_argument(
+        "--dangerously-allow-unauthenticated",
+        action="store_true",
+        help="serve a non-loopback address WITHOUT an auth token (anyone who reaches the port can act on the store)",
+    )
 
     sub.add_parser("tools", parents=[store], help="list the tools this configuration offers")
     call = sub.add_parser("call", parents=[store], help="call one tool through an MCP client and print the result")
     call.add_argument("tool", help="tool name, e.g. list_orders")
     call.add_argument("arguments", nargs="*", metavar="key=value", help="tool arguments (numbers are parsed)")
     call.add_argument("--json", dest="json_args", metavar="OBJECT", help="tool arguments as one JSON object")
-    call.add_argument("--yes", "-y", action="store_true",
-                      help="answer yes when a change asks for confirmation (for scripts; on a terminal you are "
-                      "asked y/N, elsewhere you get a preview and a confirmation token)")  # fmt: skip
-    sub.add_parser("demo", parents=[with_sandbox],
-                   help="a guided tour of a fresh sandbox store through a real MCP client")  # fmt: skip
+    call.add_argument(
+        "--yes",
+        "-y",
+        action="store_true",
+        help="answer yes when a change asks for confirmation (for scripts; on a terminal you are "
+        "asked y/N, elsewhere you get a preview and a confirmation token)",
+    )
+    sub.add_parser(
+        "demo", parents=[with_sandbox], help="a guided tour of a fresh sandbox store through a real MCP client"
+    )
 
-    doctor = sub.add_parser("doctor", aliases=["check"], parents=[with_sandbox],
-                            help="check the configuration, the data dir, the connection, the store and the "
-                            "webhooks")  # fmt: skip
+    doctor = sub.add_parser(
+        "doctor",
+        aliases=["check"],
+        parents=[with_sandbox],
+        help="check the configuration, the data dir, the connection, the store and the webhooks",
+    )
     _webhook_options(doctor, "also check that the stdio server's webhook listener can listen on this port")
 
     oauth = sub.add_parser("oauth", parents=[common], help="list or revoke the apps granted access over OAuth")
@@ -141,18 +201,29 @@ def parser() -> argparse.ArgumentParser:
     sandbox = sub.add_parser("sandbox", parents=[common], help="run the local Hajatek API sandbox over HTTP")
     sandbox.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1, loopback only)")
     sandbox.add_argument("--port", type=int, default=8787, help="port (default 8787)")
-    sandbox.add_argument("--db", type=Path, help="SQLite file that keeps the store across restarts "
-                         "(default: in memory, fresh each start)")  # fmt: skip
+    sandbox.add_argument(
+        "--db",
+        type=Path,
+        help="SQLite file that keeps the store across restarts (default: in memory, fresh each start)",
+    )
     sandbox.add_argument("--seed", type=int, default=42, help="seed of the generated demo store (default 42)")
     sandbox.add_argument("--webhook-url", help="POST signed webhook events to this URL")
     sandbox.add_argument("--webhook-secret", help="secret that signs webhook events (or HAJATEK_WEBHOOK_SECRET)")
-    sandbox.add_argument("--activity", type=float, default=0.0, metavar="N",
-                         help="simulate N new orders a minute, moving orders through their lifecycle")  # fmt: skip
+    sandbox.add_argument(
+        "--activity",
+        type=float,
+        default=0.0,
+        metavar="N",
+        help="simulate N new orders a minute, moving orders through their lifecycle",
+    )
     sandbox.add_argument("--enable-admin", action="store_true", help="serve the /_sandbox/ admin and fault API")
     return parser
 
 
 def _webhook_options(parser: argparse.ArgumentParser, port_help: str) -> None:
     parser.add_argument("--webhook-port", type=int, metavar="PORT", help=port_help)
-    parser.add_argument("--webhook-host", default="127.0.0.1",
-                        help="interface of that listener (default 127.0.0.1; put a tunnel in front)")  # fmt: skip
+    parser.add_argument(
+        "--webhook-host",
+        default="127.0.0.1",
+        help="interface of that listener (default 127.0.0.1; put a tunnel in front)",
+    )

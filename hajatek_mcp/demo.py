@@ -50,8 +50,10 @@ async def run_demo(server: MCPServer[Shop]) -> int:
         _step(3, "get_analytics(period='7d'): how did we do this week?")
         week = _data(await client.call_tool("get_analytics", {"period": "7d"}))
         paid = plural(week.get("paid_orders_count") or 0, "paid order")
-        echo(f"  revenue {week['revenue']:,.2f} {week['currency']} from {paid} ({week['orders_count']} placed), "
-             f"average order {week.get('average_order_value', 0):,.2f}")  # fmt: skip
+        echo(
+            f"  revenue {week['revenue']:,.2f} {week['currency']} from {paid} ({week['orders_count']} placed), "
+            f"average order {week.get('average_order_value', 0):,.2f}"
+        )
         for top in week["top_products"][:3]:
             echo(f"  top: {top.get('name')}, {top['quantity']} sold, {top['revenue']:,.2f} SAR")
 
@@ -84,8 +86,10 @@ async def run_demo(server: MCPServer[Shop]) -> int:
                 await client.call_tool("update_order_status", {"order_id": order_id, "status": "cancelled"})
             )
             echo(f"  {preview['outcome']}: {preview.get('preview')}")
-            echo(f"  nothing changed yet; confirm_token {preview.get('confirm_token', '')[:10]}… works once, for "
-                 f"{preview.get('expires_in')} s, for exactly this call")  # fmt: skip
+            echo(
+                f"  nothing changed yet; confirm_token {preview.get('confirm_token', '')[:10]}… works once, for "
+                f"{preview.get('expires_in')} s, for exactly this call"
+            )
 
         text = render(listing)
         echo("\nWhat the model read for step 4 (compact JSON, no nulls):")

@@ -71,16 +71,21 @@ def _configuration(settings: Settings, malformed: Mapping[str, str], report: Rep
     if settings.sandbox:
         report.note("--sandbox: the embedded demo store (HAJATEK_API_KEY and HAJATEK_STORE_ID are not needed)")
     else:
-        for name, present in (("HAJATEK_API_KEY", settings.api_key is not None),
-                              ("HAJATEK_STORE_ID", settings.store_id is not None)):  # fmt: skip
+        for name, present in (
+            ("HAJATEK_API_KEY", settings.api_key is not None),
+            ("HAJATEK_STORE_ID", settings.store_id is not None),
+        ):
             if name in malformed:
                 continue
             if present:
                 report.ok(f"{name} is set" + (f" ({settings.store_id})" if name == "HAJATEK_STORE_ID" else ""))
             else:
                 report.fail(f"{name} is not set: copy it from the Hajatek dashboard, or try --sandbox")
-        shown = [f"{ENV_PREFIX}{name.upper()} {getattr(settings, name)}" for name in ("base_url", "plan")
-                 if f"{ENV_PREFIX}{name.upper()}" not in malformed]  # fmt: skip
+        shown = [
+            f"{ENV_PREFIX}{name.upper()} {getattr(settings, name)}"
+            for name in ("base_url", "plan")
+            if f"{ENV_PREFIX}{name.upper()}" not in malformed
+        ]
         if shown:
             report.ok(", ".join(shown))
     if settings.webhook_secret is not None:
@@ -132,24 +137,30 @@ async def _connection(client: HajatekClient, report: Report, *, plan: str | None
         report.fail(f"no store {client.store_id} for this key (404): check HAJATEK_STORE_ID")
         return
     except APIConnectionError as exc:
-        report.fail(f"cannot reach {client.base_url} ({exc.__cause__ or type(exc).__name__}): check the network and "
-                    "HAJATEK_BASE_URL")  # fmt: skip
+        report.fail(
+            f"cannot reach {client.base_url} ({exc.__cause__ or type(exc).__name__}): check the network and "
+            "HAJATEK_BASE_URL"
+        )
         return
     except HajatekError as exc:
         report.fail(str(exc))
         return
     report.ok(f"store {store.name} ({store.id}), currency {store.currency}, plan {store.plan or 'unknown'}")
     if plan is not None and store.plan and store.plan != plan:
-        report.warn(f"HAJATEK_PLAN is {plan} but the store is on the {store.plan} plan: set HAJATEK_PLAN={store.plan} "
-                    "so the request budget matches the store's")  # fmt: skip
+        report.warn(
+            f"HAJATEK_PLAN is {plan} but the store is on the {store.plan} plan: set HAJATEK_PLAN={store.plan} "
+            "so the request budget matches the store's"
+        )
     try:
         products = await client.list_products(limit=1)
         orders = await client.list_orders(limit=1)
     except HajatekError as exc:
         report.fail(f"the store answered, but listing failed: {exc}")
         return
-    counts = [plural(total, noun) if total is not None else f"{noun}s (no count)"
-              for total, noun in ((products.total, "product"), (orders.total, "order"))]  # fmt: skip
+    counts = [
+        plural(total, noun) if total is not None else f"{noun}s (no count)"
+        for total, noun in ((products.total, "product"), (orders.total, "order"))
+    ]
     report.ok(f"catalog {', '.join(counts)}")
     budget = client.rate_limit_state()
     if budget.limit is None:

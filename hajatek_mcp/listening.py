@@ -40,10 +40,13 @@ def bind(host: str, port: int, flag: str) -> list[socket.socket]:
             for opened in bound:
                 opened.close()
             if exc.errno in {errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", errno.EADDRINUSE)}:
-                raise ListenError(f"port {port} on {host} is in use (another hajatek-mcp?): stop it or pass "
-                                  f"{flag} N") from None  # fmt: skip
-            raise ListenError(f"cannot listen on port {port} on {host} ({exc.strerror}): pass another {flag}, or an "
-                              "address of this machine") from None  # fmt: skip
+                raise ListenError(
+                    f"port {port} on {host} is in use (another hajatek-mcp?): stop it or pass {flag} N"
+                ) from None
+            raise ListenError(
+                f"cannot listen on port {port} on {host} ({exc.strerror}): pass another {flag}, or an "
+                "address of this machine"
+            ) from None
     return bound
 
 
@@ -58,8 +61,7 @@ async def stdio_with_webhooks(server: HajatekServer, sockets: list[socket.socket
     from starlette.applications import Starlette  # noqa: PLC0415
 
     # log_config=None and no access log: uvicorn's defaults would print to stdout, which is the MCP protocol here.
-    config = uvicorn.Config(Starlette(routes=server.webhook_routes), log_config=None, access_log=False,
-                            lifespan="off")  # fmt: skip
+    config = uvicorn.Config(Starlette(routes=server.webhook_routes), log_config=None, access_log=False, lifespan="off")
     listener = uvicorn.Server(config)
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(functools.partial(listener.serve, sockets=sockets))

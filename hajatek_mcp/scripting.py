@@ -120,14 +120,20 @@ def terminal_confirmation(*, assume_yes: bool) -> ElicitationFnT:
 
     async def confirm(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
         if not isinstance(params, ElicitRequestFormParams):
-            echo(f"hajatek-mcp: the server asks to open a web page ({params.url}); a terminal cannot, so the call is "
-                 "cancelled", err=True)  # fmt: skip
+            echo(
+                f"hajatek-mcp: the server asks to open a web page ({params.url}); a terminal cannot, so the call is "
+                "cancelled",
+                err=True,
+            )
             return ElicitResult(action="cancel")
         properties: dict[str, Any] = params.requested_schema.get("properties", {})
         yes = {name: True for name, spec in properties.items() if spec.get("type") == "boolean"}
         if set(params.requested_schema.get("required", [])) - set(yes):
-            echo("hajatek-mcp: the server asks for more than a yes or no; answer it from an MCP client (Claude "
-                 "Desktop, Inspector). The call is cancelled.", err=True)  # fmt: skip
+            echo(
+                "hajatek-mcp: the server asks for more than a yes or no; answer it from an MCP client (Claude "
+                "Desktop, Inspector). The call is cancelled.",
+                err=True,
+            )
             return ElicitResult(action="cancel")
         echo(params.message, err=True)
         if assume_yes:

@@ -80,9 +80,14 @@ def api_connector(settings: Settings) -> Callable[[], HajatekClient]:
 
     def api_client() -> HajatekClient:
         return HajatekClient(
-            key, store_id=store_id, base_url=settings.base_url, plan=settings.plan, rate_limit=settings.rate_limit,
-            timeout=settings.timeout, max_retries=settings.max_retries,
-        )  # fmt: skip
+            key,
+            store_id=store_id,
+            base_url=settings.base_url,
+            plan=settings.plan,
+            rate_limit=settings.rate_limit,
+            timeout=settings.timeout,
+            max_retries=settings.max_retries,
+        )
 
     return api_client
 
@@ -106,8 +111,14 @@ async def sandbox_client(
         webhook_transport=httpx2.ASGITransport(app=receiver[0]) if loop_back else None,
     )
     app = create_app(config)
-    async with app.state.sandbox, HajatekClient(
-        SANDBOX_KEY, store_id=SANDBOX_STORE, base_url="http://sandbox.local/v1", plan="pro",
-        transport=httpx2.ASGITransport(app=app),
-    ) as client:  # fmt: skip
+    async with (
+        app.state.sandbox,
+        HajatekClient(
+            SANDBOX_KEY,
+            store_id=SANDBOX_STORE,
+            base_url="http://sandbox.local/v1",
+            plan="pro",
+            transport=httpx2.ASGITransport(app=app),
+        ) as client,
+    ):
         yield client

@@ -70,6 +70,7 @@ def serve(
 
     log_config = copy.deepcopy(LOGGING_CONFIG)
     log_config["handlers"]["access"]["stream"] = "ext://sys.stderr"  # uvicorn's default is stdout
-    server = uvicorn.Server(uvicorn.Config(create_app(config), host=host, port=port, log_config=log_config,
-                                           log_level="info"))  # fmt: skip
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(config), host=host, port=port, log_config=log_config, log_level="info")
+    )
     server.run(sockets=sockets)

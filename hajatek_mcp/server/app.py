@@ -153,9 +153,12 @@ def _inline_refs(schema: dict[str, Any]) -> None:
 
 def _tool(spec: ToolSpec) -> Tool:
     tool = StrictTool.from_function(
-        spec.fn, name=spec.name, title=spec.title, description=" ".join((spec.fn.__doc__ or "").split()),
+        spec.fn,
+        name=spec.name,
+        title=spec.title,
+        description=" ".join((spec.fn.__doc__ or "").split()),
         annotations=spec.annotations,
-    )  # fmt: skip
+    )
     _slim(tool.parameters)
     tool.parameters["additionalProperties"] = False  # unknown arguments are refused (StrictTool), not ignored
     if tool.fn_metadata.output_schema is not None:
@@ -251,17 +254,23 @@ def build_server(
                 audit = AuditLog(state / "audit.db" if state else None, store_id=store_id, clock=options.clock)
                 stack.callback(audit.close)
                 confirmations = ConfirmationStore(
-                    state / "confirmations.db" if state else None, store_id=store_id, ttl=options.confirm_ttl,
+                    state / "confirmations.db" if state else None,
+                    store_id=store_id,
+                    ttl=options.confirm_ttl,
                     clock=options.clock,
-                )  # fmt: skip
+                )
                 stack.callback(confirmations.close)
                 inbox = EventInbox(
-                    state / "events.db" if state else None, store_id=store_id,
-                    retention_days=options.event_retention_days, max_age=options.webhook_max_age, clock=options.clock,
-                )  # fmt: skip
+                    state / "events.db" if state else None,
+                    store_id=store_id,
+                    retention_days=options.event_retention_days,
+                    max_age=options.webhook_max_age,
+                    clock=options.clock,
+                )
                 stack.callback(inbox.close)
-                shop = Shop(client=client, options=options, audit=audit, confirmations=confirmations, inbox=inbox,
-                            locks=locks)  # fmt: skip
+                shop = Shop(
+                    client=client, options=options, audit=audit, confirmations=confirmations, inbox=inbox, locks=locks
+                )
                 shops.add(shop)
                 try:
                     yield shop

@@ -115,11 +115,16 @@ class AuditLog:
     ) -> None:
         """Append one entry; it is committed before this returns. ``before``: the target's values before the write."""
         row = (
-            self.store_id, self._clock(), _cap(clean(tool) or ""), _cap(clean(target) or "") if target else None,
-            json.dumps(redact(arguments), ensure_ascii=False), outcome, path,
+            self.store_id,
+            self._clock(),
+            _cap(clean(tool) or ""),
+            _cap(clean(target) or "") if target else None,
+            json.dumps(redact(arguments), ensure_ascii=False),
+            outcome,
+            path,
             _cap(clean(detail) or "") if detail else None,
             json.dumps(_capped(present(json.loads(json.dumps(before, default=str))))) if before else None,
-        )  # fmt: skip
+        )
         await self._db.execute(
             "INSERT INTO audit (store_id, at, tool, target, arguments, outcome, path, detail, before) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -135,10 +140,15 @@ class AuditLog:
             (self.store_id, target, since, limit),
         )
         return [
-            {"tool": tool, "arguments": json.loads(arguments), "outcome": outcome, "path": path,
-             "before": json.loads(before) if before else {}}
+            {
+                "tool": tool,
+                "arguments": json.loads(arguments),
+                "outcome": outcome,
+                "path": path,
+                "before": json.loads(before) if before else {},
+            }
             for tool, arguments, outcome, path, before in rows
-        ]  # fmt: skip
+        ]
 
     async def recent(self, limit: int = 50, *, oauth: bool = False) -> list[dict[str, Any]]:
         """The newest ``limit`` store write attempts, newest first; ``oauth=True``: the OAuth server's entries."""

@@ -195,8 +195,13 @@ class EventInbox:
     @staticmethod
     def _row(row: tuple[Any, ...]) -> dict[str, Any]:
         event_id, kind, created, received, data = row
-        return {"id": event_id, "type": kind, "created_at": created, "received_at": _iso(received),
-                "data": json.loads(data)}  # fmt: skip
+        return {
+            "id": event_id,
+            "type": kind,
+            "created_at": created,
+            "received_at": _iso(received),
+            "data": json.loads(data),
+        }
 
     def close(self) -> None:
         self._db.close()

@@ -175,8 +175,14 @@ async def plan_order_status(shop: Annotated[Shop, Resolve(current_shop)], order_
         "refunded": "Refund order {id} ({status}, {units} items, {total} SAR) to customer {customer}. This cannot be "
         "undone.",
     }.get(status, "Set order {id} from {status} to {new}.")
-    preview = what.format(id=order.id, status=clean(order.status), units=units, total=f"{order.total:,.2f}",
-                          customer=quote(order.customer_id, 40), new=status)  # fmt: skip
+    preview = what.format(
+        id=order.id,
+        status=clean(order.status),
+        units=units,
+        total=f"{order.total:,.2f}",
+        customer=quote(order.customer_id, 40),
+        new=status,
+    )
     restocked = tuple(sorted({i.product_id for i in order.items})) if status == "cancelled" else ()
     return WritePlan(target=order.id, guarded=guarded, preview=preview, state=_order_state(order), related=restocked)
 
@@ -262,8 +268,9 @@ async def plan_update_product(
         reasons.append(fact)
     preview = f"This will {' and '.join(reasons)}. {_named(product)}" if reasons else f"Update {product.id}."
     before = {"price": str(product.price), "stock": product.stock}
-    return WritePlan(target=product.id, guarded=bool(reasons), preview=preview, state=_product_state(product),
-                     before=before)  # fmt: skip
+    return WritePlan(
+        target=product.id, guarded=bool(reasons), preview=preview, state=_product_state(product), before=before
+    )
 
 
 # -- asking: one resolver per guarded tool, all deciding the same way -------------------------------------------------

@@ -25,8 +25,11 @@ def register(server: MCPServer[Shop], options: ServerOptions) -> None:
         else "Propose changes and make them only after the merchant agrees."
     )
 
-    @server.prompt(name="daily_briefing", title="Daily briefing",
-                   description="Summary of sales, orders needing action and stock alerts.")  # fmt: skip
+    @server.prompt(
+        name="daily_briefing",
+        title="Daily briefing",
+        description="Summary of sales, orders needing action and stock alerts.",
+    )
     def daily_briefing(
         period: Annotated[Literal["today", "7d"], Field(description="today or 7d")] = "today",
     ) -> str:
@@ -39,8 +42,11 @@ def register(server: MCPServer[Shop], options: ServerOptions) -> None:
             "Answer in at most 12 lines: numbers first, then the three most useful actions. Amounts in SAR."
         )
 
-    @server.prompt(name="order_triage", title="Order triage",
-                   description="Go through open orders and propose the next step for each.")  # fmt: skip
+    @server.prompt(
+        name="order_triage",
+        title="Order triage",
+        description="Go through open orders and propose the next step for each.",
+    )
     def order_triage(
         status: Annotated[OrderStatus, Field(description="orders to triage")] = "pending",
         limit: Annotated[int, Field(ge=1, le=100, description="how many orders")] = 20,
@@ -53,8 +59,11 @@ def register(server: MCPServer[Shop], options: ServerOptions) -> None:
             f"4. {act} Use update_order_status one order at a time and report each result."
         )
 
-    @server.prompt(name="restock_plan", title="Restock plan",
-                   description="Find products running low and propose reorder quantities.")  # fmt: skip
+    @server.prompt(
+        name="restock_plan",
+        title="Restock plan",
+        description="Find products running low and propose reorder quantities.",
+    )
     def restock_plan(
         category: Annotated[
             str, Field(pattern=r"^[a-z0-9-]{0,64}$", description="category slug, or empty for all")
@@ -71,8 +80,11 @@ def register(server: MCPServer[Shop], options: ServerOptions) -> None:
             f"4. {act} Stock changes go through update_product(stock=...)."
         )
 
-    @server.prompt(name="events_review", title="What happened since…",
-                   description="Review store events since a time: new orders, payments, stock alerts.")  # fmt: skip
+    @server.prompt(
+        name="events_review",
+        title="What happened since…",
+        description="Review store events since a time: new orders, payments, stock alerts.",
+    )
     def events_review(
         since: Annotated[str, Field(pattern=_ISO_TIME, description="ISO 8601 time, e.g. 2026-11-27T08:00:00Z")] = "",
     ) -> str:

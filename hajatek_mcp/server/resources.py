@@ -157,20 +157,35 @@ def register(server: MCPServer[Shop], options: ServerOptions) -> None:
         except HajatekError as exc:
             raise ResourceError(clean(str(exc))) from exc
 
-    @server.resource("hajatek://store", name="store", title="Store", mime_type=_JSON,
-                     description="Store name, currency, timezone and plan.")  # fmt: skip
+    @server.resource(
+        "hajatek://store",
+        name="store",
+        title="Store",
+        mime_type=_JSON,
+        description="Store name, currency, timezone and plan.",
+    )
     async def store() -> str:
         shop = request_shop()
         view = StoreView.of(await read(shop.client.get_store()), sandbox=options.sandbox)
         return resource_text(view.model_dump(mode="json"), redact=options.redact_pii)
 
-    @server.resource("hajatek://catalog", name="catalog", title="Catalog overview", mime_type=_JSON,
-                     description="Product count per category, low-stock and out-of-stock products.")  # fmt: skip
+    @server.resource(
+        "hajatek://catalog",
+        name="catalog",
+        title="Catalog overview",
+        mime_type=_JSON,
+        description="Product count per category, low-stock and out-of-stock products.",
+    )
     async def catalog() -> str:
         return sandboxed(await read(_catalog(request_shop())))
 
-    @server.resource("hajatek://catalog/{category}", name="catalog-category", title="Products in a category",
-                     mime_type=_JSON, description="Every product of one category (slug).")  # fmt: skip
+    @server.resource(
+        "hajatek://catalog/{category}",
+        name="catalog-category",
+        title="Products in a category",
+        mime_type=_JSON,
+        description="Every product of one category (slug).",
+    )
     async def catalog_category(category: str) -> str:
         try:
             data = await _category(request_shop(), category)
@@ -184,32 +199,57 @@ def register(server: MCPServer[Shop], options: ServerOptions) -> None:
             raise ResourceNotFoundError(message)
         return sandboxed(data)
 
-    @server.resource("hajatek://orders/{order_id}", name="order", title="Order", mime_type=_JSON,
-                     description="One order in full (line items, totals, address).")  # fmt: skip
+    @server.resource(
+        "hajatek://orders/{order_id}",
+        name="order",
+        title="Order",
+        mime_type=_JSON,
+        description="One order in full (line items, totals, address).",
+    )
     async def order(order_id: str) -> str:
         if not order_id.startswith("ord_"):
             raise ResourceNotFoundError(f"{quote(order_id, 64)} is not an order id; order ids start with 'ord_'.")
         detail = OrderDetail.of(await read(request_shop().client.get_order(order_id)))
         return sandboxed(detail.model_dump(mode="json"))
 
-    @server.resource("hajatek://analytics", name="analytics", title="Analytics, last 30 days", mime_type=_JSON,
-                     description="Revenue, orders, average order value and top products over 30 days.")  # fmt: skip
+    @server.resource(
+        "hajatek://analytics",
+        name="analytics",
+        title="Analytics, last 30 days",
+        mime_type=_JSON,
+        description="Revenue, orders, average order value and top products over 30 days.",
+    )
     async def analytics() -> str:
         summary = await read(request_shop().client.get_analytics_summary("30d"))
         return sandboxed(AnalyticsView.of(summary).model_dump(mode="json"))
 
-    @server.resource("hajatek://audit", name="audit", title="Audit log", mime_type=_JSON,
-                     description="The latest 50 write attempts: tool, arguments, outcome, confirmation.")  # fmt: skip
+    @server.resource(
+        "hajatek://audit",
+        name="audit",
+        title="Audit log",
+        mime_type=_JSON,
+        description="The latest 50 write attempts: tool, arguments, outcome, confirmation.",
+    )
     async def audit() -> str:
         return resource_text({"entries": await request_shop().audit.recent(50)}, redact=options.redact_pii)
 
-    @server.resource("hajatek://events", name="events", title="Store events", mime_type=_JSON,
-                     description="The latest 50 events Hajatek sent; subscribe to hear of new ones.")  # fmt: skip
+    @server.resource(
+        "hajatek://events",
+        name="events",
+        title="Store events",
+        mime_type=_JSON,
+        description="The latest 50 events Hajatek sent; subscribe to hear of new ones.",
+    )
     async def events() -> str:
         return sandboxed({"events": await request_shop().inbox.recent(limit=50)})
 
-    @server.resource("hajatek://events/{event_id}", name="event", title="Store event", mime_type=_JSON,
-                     description="One event by id (evt_…).")  # fmt: skip
+    @server.resource(
+        "hajatek://events/{event_id}",
+        name="event",
+        title="Store event",
+        mime_type=_JSON,
+        description="One event by id (evt_…).",
+    )
     async def event(event_id: str) -> str:
         found = await request_shop().inbox.get(event_id)
         if found is None:

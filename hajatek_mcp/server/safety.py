@@ -138,8 +138,9 @@ _PHONE = re.compile(r"(?<![\w+])(?:(?:\+|00)\d{9,14}|05\d{8})(?!\w)")
 _EMAIL_KEYS = ("email",)
 _PHONE_KEYS = ("phone", "mobile")
 #: Address parts hidden with ``redact``: the city and country stay, enough for shipping questions.
-_ADDRESS_KEYS = frozenset({"line1", "line2", "street", "address", "address1", "address2", "postal_code", "zip",
-                           "building", "district"})  # fmt: skip
+_ADDRESS_KEYS = frozenset(
+    {"line1", "line2", "street", "address", "address1", "address2", "postal_code", "zip", "building", "district"}
+)
 
 
 def _redact_free_text(text: str) -> str:

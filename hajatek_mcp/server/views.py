@@ -99,9 +99,15 @@ class StoreView(View):
     @classmethod
     def of(cls, store: api.Store, *, sandbox: bool) -> StoreView:
         return cls(
-            id=store.id, name=store.name, name_ar=store.name_ar, currency=store.currency,
-            country=store.country, timezone=store.timezone, plan=store.plan, sandbox=sandbox,
-        )  # fmt: skip
+            id=store.id,
+            name=store.name,
+            name_ar=store.name_ar,
+            currency=store.currency,
+            country=store.country,
+            timezone=store.timezone,
+            plan=store.plan,
+            sandbox=sandbox,
+        )
 
 
 class ProductView(View):
@@ -117,9 +123,15 @@ class ProductView(View):
     @classmethod
     def of(cls, p: api.Product) -> ProductView:
         return cls(
-            id=p.id, name=p.name, name_ar=p.name_ar, sku=p.sku, category=p.category,
-            price=p.price, stock=p.stock, status=p.status,
-        )  # fmt: skip
+            id=p.id,
+            name=p.name,
+            name_ar=p.name_ar,
+            sku=p.sku,
+            category=p.category,
+            price=p.price,
+            stock=p.stock,
+            status=p.status,
+        )
 
 
 class DeletedView(View):
@@ -148,9 +160,13 @@ class OrderRow(View):
     @classmethod
     def of(cls, o: api.Order) -> OrderRow:
         return cls(
-            id=o.id, status=o.status, total=o.total, units=sum(i.quantity for i in o.items),
-            customer_id=o.customer_id, created=_day(o.created_at),
-        )  # fmt: skip
+            id=o.id,
+            status=o.status,
+            total=o.total,
+            units=sum(i.quantity for i in o.items),
+            customer_id=o.customer_id,
+            created=_day(o.created_at),
+        )
 
 
 class OrderPage(View):
@@ -186,14 +202,22 @@ class OrderDetail(View):
 
     @classmethod
     def of(cls, o: api.Order) -> OrderDetail:
-        items = [LineItem(product_id=i.product_id, name=i.name, quantity=i.quantity, price=i.price)
-                 for i in o.items]  # fmt: skip
+        items = [LineItem(product_id=i.product_id, name=i.name, quantity=i.quantity, price=i.price) for i in o.items]
         return cls(
-            id=o.id, status=o.status, allowed_next=sorted(api.ORDER_TRANSITIONS.get(o.status, ())),
-            customer_id=o.customer_id, currency=o.currency, items=items, subtotal=o.subtotal, shipping=o.shipping,
-            vat=o.vat, total=o.total, shipping_address=o.shipping_address, created=_day(o.created_at),
+            id=o.id,
+            status=o.status,
+            allowed_next=sorted(api.ORDER_TRANSITIONS.get(o.status, ())),
+            customer_id=o.customer_id,
+            currency=o.currency,
+            items=items,
+            subtotal=o.subtotal,
+            shipping=o.shipping,
+            vat=o.vat,
+            total=o.total,
+            shipping_address=o.shipping_address,
+            created=_day(o.created_at),
             updated=_day(o.updated_at),
-        )  # fmt: skip
+        )
 
 
 class CustomerView(View):
@@ -208,9 +232,14 @@ class CustomerView(View):
     @classmethod
     def of(cls, c: api.Customer) -> CustomerView:
         return cls(
-            id=c.id, name=c.name, email=c.email, phone=c.phone, city=c.city, orders_count=c.orders_count,
+            id=c.id,
+            name=c.name,
+            email=c.email,
+            phone=c.phone,
+            city=c.city,
+            orders_count=c.orders_count,
             total_spent=c.total_spent,
-        )  # fmt: skip
+        )
 
 
 class CustomerPage(View):
@@ -244,12 +273,18 @@ class AnalyticsView(View):
     @classmethod
     def of(cls, s: api.AnalyticsSummary) -> AnalyticsView:
         return cls(
-            period=s.period, start=_day(s.start), end=_day(s.end), currency=s.currency, revenue=s.revenue,
-            orders_count=s.orders_count, paid_orders_count=s.paid_orders_count,
-            average_order_value=s.average_order_value, orders_by_status=s.orders_by_status,
+            period=s.period,
+            start=_day(s.start),
+            end=_day(s.end),
+            currency=s.currency,
+            revenue=s.revenue,
+            orders_count=s.orders_count,
+            paid_orders_count=s.paid_orders_count,
+            average_order_value=s.average_order_value,
+            orders_by_status=s.orders_by_status,
             top_products=[
                 TopProductView(product_id=t.product_id, name=t.name, quantity=t.quantity, revenue=t.revenue)
                 for t in s.top_products
             ],
             new_customers=s.new_customers,
-        )  # fmt: skip
+        )

@@ -73,8 +73,11 @@ async def guarded(
     if isinstance(answer.data, Confirm):
         if not answer.data.confirm:
             await audit.record(tool, args, "declined", "elicitation", target=plan.target, detail="answered no")
-            return shop.result(Guarded[Any](outcome="declined", preview=plan.preview,
-                                            next_step="The merchant answered no: nothing was changed."))  # fmt: skip
+            return shop.result(
+                Guarded[Any](
+                    outcome="declined", preview=plan.preview, next_step="The merchant answered no: nothing was changed."
+                )
+            )
         path: ConfirmPath = "elicitation"
     else:
         path = Decision.model_validate(answer.data).path
@@ -87,15 +90,19 @@ async def guarded(
                 f"same arguments and confirm_token. The token works once and expires in {shop.confirmations.ttl:.0f} s."
             )
             view = Guarded[Any](
-                outcome="confirmation_required", preview=plan.preview, confirm_token=token,
-                expires_in=int(shop.confirmations.ttl), next_step=step,
-            )  # fmt: skip
+                outcome="confirmation_required",
+                preview=plan.preview,
+                confirm_token=token,
+                expires_in=int(shop.confirmations.ttl),
+                next_step=step,
+            )
             return shop.result(view)
         try:
             await shop.confirmations.redeem(confirm_token, tool, args, plan.state)
         except ConfirmationError as exc:
-            await audit.record(tool, {**args, "confirm_token": confirm_token}, "refused", "token", target=plan.target,
-                         detail=str(exc))  # fmt: skip
+            await audit.record(
+                tool, {**args, "confirm_token": confirm_token}, "refused", "token", target=plan.target, detail=str(exc)
+            )
             raise ToolError(f"{exc} Nothing was changed.") from None
     done = await unguarded_write(
         shop, tool, args, execute, path=path, target=plan.target, related=plan.related, before=plan.before
@@ -138,8 +145,9 @@ async def unguarded_write(
                 detail = "cancelled in flight; it may have been applied: check the current state"
                 await shop.audit.record(tool, arguments, "cancelled", path, target=target, detail=detail, before=before)
                 raise
-            await shop.audit.record(tool, arguments, "executed", path, target=target or getattr(result, "id", None),
-                              before=before)  # fmt: skip
+            await shop.audit.record(
+                tool, arguments, "executed", path, target=target or getattr(result, "id", None), before=before
+            )
             return result
     except BaseException:
         if not sent:  # cancelled while an earlier write to the same target ran

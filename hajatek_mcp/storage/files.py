@@ -59,8 +59,9 @@ class StateFileError(Exception):
 def _error(path: Path, what: str, exc: sqlite3.DatabaseError, fix: str | None) -> StateFileError:
     if exc.sqlite_errorcode & 0xFF in _DAMAGED:
         return StateFileError(path, what, "is not a readable SQLite database", fix)
-    return StateFileError(path, what, f"cannot be opened ({exc})",
-                          "check that this user may read and write it and its directory")  # fmt: skip
+    return StateFileError(
+        path, what, f"cannot be opened ({exc})", "check that this user may read and write it and its directory"
+    )
 
 
 @contextmanager
@@ -97,16 +98,20 @@ def data_dir_problem(directory: Path) -> str | None:
     Creates the directory when it is missing, as the server would.
     """
     if directory.exists() and not directory.is_dir():
-        return (f"HAJATEK_DATA_DIR {directory} is a file, not a directory: point HAJATEK_DATA_DIR at a directory "
-                "(or move that file away)")  # fmt: skip
+        return (
+            f"HAJATEK_DATA_DIR {directory} is a file, not a directory: point HAJATEK_DATA_DIR at a directory "
+            "(or move that file away)"
+        )
     try:
         directory.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=directory):
             pass
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        return (f"HAJATEK_DATA_DIR {directory} is not writable ({reason}): choose a directory this user may write, "
-                "or fix its permissions")  # fmt: skip
+        return (
+            f"HAJATEK_DATA_DIR {directory} is not writable ({reason}): choose a directory this user may write, "
+            "or fix its permissions"
+        )
     return None
 
 

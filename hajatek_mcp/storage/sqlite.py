@@ -94,8 +94,9 @@ class SQLite:
         self.schema = schema
         self._lock = threading.Lock()
         with opening(path, schema.what, fix=schema.fix):  # a damaged file is named, and never deleted
-            self._conn = sqlite3.connect(":memory:" if path is None else str(path), check_same_thread=False,
-                                         isolation_level=None)  # fmt: skip
+            self._conn = sqlite3.connect(
+                ":memory:" if path is None else str(path), check_same_thread=False, isolation_level=None
+            )
             self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             if path is not None:
                 self._conn.execute("PRAGMA journal_mode=WAL")

@@ -76,9 +76,11 @@ class ExternalOAuth:
     def __init__(self, public_url: str, external: ExternalIssuer) -> None:
         self.resource = f"{public_url.rstrip('/')}/mcp"
         self.verifier = IntrospectionVerifier(
-            external.introspection_url, client_id=external.client_id, client_secret=external.client_secret,
+            external.introspection_url,
+            client_id=external.client_id,
+            client_secret=external.client_secret,
             resource=self.resource,
-        )  # fmt: skip
+        )
         self.settings = AuthSettings(
             issuer_url=AnyHttpUrl(external.issuer),
             resource_server_url=AnyHttpUrl(self.resource),

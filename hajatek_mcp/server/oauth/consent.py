@@ -144,8 +144,11 @@ def consent_routes(provider: HajatekOAuthProvider, passphrase: SecretStr, limite
     expected = hashlib.sha256(passphrase.get_secret_value().encode()).digest()
 
     def expired() -> Response:
-        return _page("Request expired", "<h1>This request has expired</h1><p>Start the connection again from your AI "
-                     "application.</p>", status=400)  # fmt: skip
+        return _page(
+            "Request expired",
+            "<h1>This request has expired</h1><p>Start the connection again from your AI application.</p>",
+            status=400,
+        )
 
     async def form_page(request_id: str, pending: _Pending, error: str | None, status: int = 200) -> Response:
         client_id, params, csrf, _ = pending
@@ -177,17 +180,32 @@ def consent_routes(provider: HajatekOAuthProvider, passphrase: SecretStr, limite
         client_id, _, _, attempts = pending
         failures, refusal = limiter.failure(address)
         later = held_back(refusal, limiter.clock()) if refusal else ""
-        logger.warning("wrong OAuth consent passphrase from %s for client %s (%d from this address in %d minutes)%s",
-                       address, client_id, failures, SIGNIN_WINDOW // 60, f"; {later}" if refusal and refusal.lockout
-                       else "")  # fmt: skip
-        await provider.audit.record("oauth.signin", {"address": address}, "refused", "not_guarded", target=client_id,
-                              detail=f"wrong passphrase from {address}")  # fmt: skip
+        logger.warning(
+            "wrong OAuth consent passphrase from %s for client %s (%d from this address in %d minutes)%s",
+            address,
+            client_id,
+            failures,
+            SIGNIN_WINDOW // 60,
+            f"; {later}" if refusal and refusal.lockout else "",
+        )
+        await provider.audit.record(
+            "oauth.signin",
+            {"address": address},
+            "refused",
+            "not_guarded",
+            target=client_id,
+            detail=f"wrong passphrase from {address}",
+        )
         await provider.store.count_attempt(request_id)
         status = 429 if refusal is not None and refusal.lockout else 401
         if attempts + 1 >= MAX_ATTEMPTS:
             await provider.store.drop_pending(request_id)
-            page = _page("Too many attempts", f"<h1>Too many wrong passphrases</h1><p>{escape(later)} This request "
-                         "is void: start again from your AI application.</p>", status=max(status, 403))  # fmt: skip
+            page = _page(
+                "Too many attempts",
+                f"<h1>Too many wrong passphrases</h1><p>{escape(later)} This request "
+                "is void: start again from your AI application.</p>",
+                status=max(status, 403),
+            )
             return with_retry_after(page, refusal)
         page = await form_page(request_id, pending, f"Wrong passphrase. {later or 'Try again.'}", status=status)
         return with_retry_after(page, refusal)
@@ -212,13 +230,22 @@ def consent_routes(provider: HajatekOAuthProvider, passphrase: SecretStr, limite
         if pending is None:
             return expired()
         if not hmac.compare_digest(csrf.encode(), pending[2].encode()):
-            return _page("Refused", "<h1>Refused</h1><p>This form did not come from this page (CSRF check). Open the "
-                         "link from your AI application again.</p>", status=403)  # fmt: skip
+            return _page(
+                "Refused",
+                "<h1>Refused</h1><p>This form did not come from this page (CSRF check). Open the "
+                "link from your AI application again.</p>",
+                status=403,
+            )
         try:
             if form.get("action") == "deny":
                 return _secure(RedirectResponse(await provider.deny(request_id), status_code=303))
-            return await sign_in(request_id, pending, client_address(request), str(form.get("passphrase", "")),
-                           str(form.get("scope", "")))  # fmt: skip
+            return await sign_in(
+                request_id,
+                pending,
+                client_address(request),
+                str(form.get("passphrase", "")),
+                str(form.get("scope", "")),
+            )
         except AuthorizeError:
             return expired()
 

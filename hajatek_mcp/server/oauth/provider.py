@@ -69,8 +69,10 @@ class HajatekOAuthProvider:
         check_client(client_info)
         info = client_info.model_dump(mode="json", exclude_none=True)
         if not await self.store.add_client(client_info.client_id, info):
-            logger.warning("refused an OAuth client registration: %d registered apps are still unauthorized",
-                           MAX_UNAUTHORIZED_CLIENTS)  # fmt: skip
+            logger.warning(
+                "refused an OAuth client registration: %d registered apps are still unauthorized",
+                MAX_UNAUTHORIZED_CLIENTS,
+            )
             raise RegistrationError(
                 "invalid_client_metadata",
                 f"this server already holds {MAX_UNAUTHORIZED_CLIENTS} registered apps that were never authorized, "
@@ -122,11 +124,16 @@ class HajatekOAuthProvider:
             return None
         _, data, expires_at = found
         return AuthorizationCode(
-            code=authorization_code, scopes=data["scopes"], expires_at=expires_at, client_id=str(client.client_id),
-            code_challenge=data["code_challenge"], redirect_uri=data["redirect_uri"],
-            redirect_uri_provided_explicitly=data["redirect_uri_provided_explicitly"], resource=self.resource,
+            code=authorization_code,
+            scopes=data["scopes"],
+            expires_at=expires_at,
+            client_id=str(client.client_id),
+            code_challenge=data["code_challenge"],
+            redirect_uri=data["redirect_uri"],
+            redirect_uri_provided_explicitly=data["redirect_uri_provided_explicitly"],
+            resource=self.resource,
             subject=data.get("subject"),
-        )  # fmt: skip
+        )
 
     async def exchange_authorization_code(
         self, client: OAuthClientInformationFull, authorization_code: AuthorizationCode
@@ -142,10 +149,12 @@ class HajatekOAuthProvider:
     async def _issue(self, grant_id: str, client_id: str, scopes: list[str], subject: str | None) -> OAuthToken:
         now = self.store.clock()
         access, refresh = new_secret("hjk_at_"), new_secret("hjk_rt_")
-        await self.store.add_token(access, Grant("access", grant_id, client_id, scopes, self.resource, subject,
-                                                 now + ACCESS_TTL))  # fmt: skip
-        await self.store.add_token(refresh, Grant("refresh", grant_id, client_id, scopes, self.resource, subject,
-                                                  now + REFRESH_TTL))  # fmt: skip
+        await self.store.add_token(
+            access, Grant("access", grant_id, client_id, scopes, self.resource, subject, now + ACCESS_TTL)
+        )
+        await self.store.add_token(
+            refresh, Grant("refresh", grant_id, client_id, scopes, self.resource, subject, now + REFRESH_TTL)
+        )
         return OAuthToken(access_token=access, expires_in=ACCESS_TTL, scope=" ".join(scopes), refresh_token=refresh)
 
     async def load_refresh_token(self, client: OAuthClientInformationFull, refresh_token: str) -> RefreshToken | None:
@@ -153,9 +162,13 @@ class HajatekOAuthProvider:
         if grant is None or grant.client_id != client.client_id or grant.expires_at < self.store.clock():
             return None
         return RefreshToken(
-            token=refresh_token, client_id=grant.client_id, scopes=grant.scopes, expires_at=int(grant.expires_at),
-            resource=grant.resource, subject=grant.subject,
-        )  # fmt: skip
+            token=refresh_token,
+            client_id=grant.client_id,
+            scopes=grant.scopes,
+            expires_at=int(grant.expires_at),
+            resource=grant.resource,
+            subject=grant.subject,
+        )
 
     async def exchange_refresh_token(
         self, client: OAuthClientInformationFull, refresh_token: RefreshToken, scopes: list[str]
@@ -166,17 +179,24 @@ class HajatekOAuthProvider:
         if not set(scopes or grant.scopes) <= set(grant.scopes):
             raise TokenError("invalid_scope", "a refresh cannot widen the granted scopes")
         await self.store.revoke_grant(grant.grant_id)  # rotation: the old access and refresh tokens stop working
-        await self.audit.record("oauth.refresh", {"scopes": scopes or grant.scopes}, "executed", "not_guarded",
-                          target=grant.client_id)  # fmt: skip
+        await self.audit.record(
+            "oauth.refresh", {"scopes": scopes or grant.scopes}, "executed", "not_guarded", target=grant.client_id
+        )
         return await self._issue(grant.grant_id, grant.client_id, scopes or grant.scopes, grant.subject)
 
     async def load_access_token(self, token: str) -> AccessToken | None:
         grant = await self.store.token(token, "access")
         if grant is None or grant.expires_at < self.store.clock():
             return None
-        return AccessToken(token=token, client_id=grant.client_id, scopes=grant.scopes,
-                           expires_at=int(grant.expires_at), resource=grant.resource, subject=grant.subject,
-                           claims={"iss": self.issuer})  # fmt: skip
+        return AccessToken(
+            token=token,
+            client_id=grant.client_id,
+            scopes=grant.scopes,
+            expires_at=int(grant.expires_at),
+            resource=grant.resource,
+            subject=grant.subject,
+            claims={"iss": self.issuer},
+        )
 
     async def revoke_token(self, token: AccessToken | RefreshToken) -> None:
         grant = await self.store.token(token.token, "access") or await self.store.token(token.token, "refresh")

@@ -47,8 +47,25 @@ _ALLOWED = (
 )
 #: Schemes a browser runs or reads itself: never a redirect target. Any other scheme is a native app's private-use
 #: scheme (OAuth 2.1 §8.4.2, RFC 8252 §7.1), which desktop clients such as Cursor register.
-_REFUSED_SCHEMES = frozenset({"javascript", "data", "vbscript", "file", "blob", "about", "filesystem", "ftp", "ws",
-                              "wss", "mailto", "tel", "view-source", "chrome", "jar"})  # fmt: skip
+_REFUSED_SCHEMES = frozenset(
+    {
+        "javascript",
+        "data",
+        "vbscript",
+        "file",
+        "blob",
+        "about",
+        "filesystem",
+        "ftp",
+        "ws",
+        "wss",
+        "mailto",
+        "tel",
+        "view-source",
+        "chrome",
+        "jar",
+    }
+)
 
 
 def check_client(client: OAuthClientInformationFull) -> None:
@@ -58,15 +75,17 @@ def check_client(client: OAuthClientInformationFull) -> None:
     """
     name = clean(client.client_name)
     if name is not None and len(name) > MAX_NAME:
-        raise RegistrationError("invalid_client_metadata", f"client_name has {len(name)} characters; at most "
-                                f"{MAX_NAME} are accepted")  # fmt: skip
+        raise RegistrationError(
+            "invalid_client_metadata", f"client_name has {len(name)} characters; at most {MAX_NAME} are accepted"
+        )
     client.client_name = name or None
     uris = [str(uri) for uri in client.redirect_uris or []]
     if not uris:
         raise RegistrationError("invalid_redirect_uri", f"redirect_uris: give at least one ({_ALLOWED})")
     if len(uris) > MAX_REDIRECT_URIS:
-        raise RegistrationError("invalid_redirect_uri", f"redirect_uris has {len(uris)} URIs; at most "
-                                f"{MAX_REDIRECT_URIS} are accepted")  # fmt: skip
+        raise RegistrationError(
+            "invalid_redirect_uri", f"redirect_uris has {len(uris)} URIs; at most {MAX_REDIRECT_URIS} are accepted"
+        )
     for uri in uris:
         problem = _redirect_problem(uri)
         if problem is not None:
@@ -114,10 +133,13 @@ class _Throttle:
         who = "from this address" if refusal.scope == "address" else "to this server from all addresses together"
         logger.info("refused an OAuth client registration from %s: too many %s", address, who)
         response = JSONResponse(
-            {"error": "temporarily_unavailable",
-             "error_description": f"too many client registrations {who}; try again in {wait} seconds"},
-            status_code=429, headers={"Retry-After": str(wait)},
-        )  # fmt: skip
+            {
+                "error": "temporarily_unavailable",
+                "error_description": f"too many client registrations {who}; try again in {wait} seconds",
+            },
+            status_code=429,
+            headers={"Retry-After": str(wait)},
+        )
         await response(scope, receive, send)
 
 
@@ -130,9 +152,11 @@ def registration_route(
 
     Served among the routes beside MCP, it takes precedence over the route the SDK adds for the same path.
     """
-    handler = RequestBodyLimitMiddleware(request_response(RegistrationHandler(provider, options=options).handle),
-                                         MAX_BODY)  # fmt: skip
+    handler = RequestBodyLimitMiddleware(
+        request_response(RegistrationHandler(provider, options=options).handle), MAX_BODY
+    )
     throttled = _Throttle(handler, limiter)
-    app = CORSMiddleware(throttled, allow_origins=["*"], allow_methods=["POST", "OPTIONS"],
-                         allow_headers=[MCP_PROTOCOL_VERSION_HEADER])  # fmt: skip
+    app = CORSMiddleware(
+        throttled, allow_origins=["*"], allow_methods=["POST", "OPTIONS"], allow_headers=[MCP_PROTOCOL_VERSION_HEADER]
+    )
     return Route(REGISTRATION_PATH, endpoint=app, methods=["POST", "OPTIONS"])

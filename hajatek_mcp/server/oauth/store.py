@@ -41,8 +41,10 @@ def _add_authorized_at(tx: Transaction) -> None:
     """A file from before registrations were bounded lacks ``authorized_at``; clients that got a grant have it."""
     if "authorized_at" not in tx.columns("clients"):
         tx.execute("ALTER TABLE clients ADD COLUMN authorized_at REAL")
-        tx.execute("UPDATE clients SET authorized_at = created_at WHERE client_id IN "
-                   "(SELECT client_id FROM tokens UNION SELECT client_id FROM codes)")  # fmt: skip
+        tx.execute(
+            "UPDATE clients SET authorized_at = created_at WHERE client_id IN "
+            "(SELECT client_id FROM tokens UNION SELECT client_id FROM codes)"
+        )
 
 
 #: Oldest first; released migrations are never edited (see :class:`hajatek_mcp.storage.Schema`). The first is the
@@ -115,8 +117,9 @@ class OAuthStore:
         now, row = self.clock(), (client_id, json.dumps(info))
 
         def add(tx: Transaction) -> bool:
-            tx.execute("DELETE FROM clients WHERE authorized_at IS NULL AND created_at < ?",
-                       (now - UNAUTHORIZED_CLIENT_TTL,))  # fmt: skip
+            tx.execute(
+                "DELETE FROM clients WHERE authorized_at IS NULL AND created_at < ?", (now - UNAUTHORIZED_CLIENT_TTL,)
+            )
             added = tx.execute(
                 "INSERT INTO clients (client_id, info, created_at) SELECT ?, ?, ? "
                 "WHERE (SELECT count(*) FROM clients WHERE authorized_at IS NULL) < ?",
@@ -128,8 +131,10 @@ class OAuthStore:
 
     async def mark_authorized(self, client_id: str) -> None:
         """The merchant granted ``client_id`` access: it is no longer an unused registration."""
-        await self._db.execute("UPDATE clients SET authorized_at = ? WHERE client_id = ? AND authorized_at IS NULL",
-                               (self.clock(), client_id))  # fmt: skip
+        await self._db.execute(
+            "UPDATE clients SET authorized_at = ? WHERE client_id = ? AND authorized_at IS NULL",
+            (self.clock(), client_id),
+        )
 
     async def client(self, client_id: str) -> dict[str, Any] | None:
         row = await self._db.one("SELECT info FROM clients WHERE client_id = ?", (client_id,))
@@ -146,10 +151,16 @@ class OAuthStore:
             (self.clock(),),
         )
         return [
-            {"client_id": cid, "client_name": json.loads(info).get("client_name"), "registered": created,
-             "scopes": scopes or "", "last_issued": last, "live_grants": live}
+            {
+                "client_id": cid,
+                "client_name": json.loads(info).get("client_name"),
+                "registered": created,
+                "scopes": scopes or "",
+                "last_issued": last,
+                "live_grants": live,
+            }
             for cid, info, created, scopes, last, live in rows
-        ]  # fmt: skip
+        ]
 
     # pending consents
     async def add_pending(self, client_id: str, params: dict[str, Any], ttl: float) -> tuple[str, str]:
@@ -157,8 +168,10 @@ class OAuthStore:
 
         def add(tx: Transaction) -> None:
             tx.execute("DELETE FROM pending WHERE expires_at < ?", (now,))
-            tx.execute("INSERT INTO pending (id, client_id, params, csrf, expires_at) VALUES (?, ?, ?, ?, ?)",
-                       (request_id, client_id, json.dumps(params), csrf, now + ttl))  # fmt: skip
+            tx.execute(
+                "INSERT INTO pending (id, client_id, params, csrf, expires_at) VALUES (?, ?, ?, ?, ?)",
+                (request_id, client_id, json.dumps(params), csrf, now + ttl),
+            )
 
         await self._db.write(add)
         return request_id, csrf
@@ -196,9 +209,18 @@ class OAuthStore:
     async def add_token(self, token: str, grant: Grant) -> None:
         await self._db.execute(
             "INSERT INTO tokens VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (digest(token), grant.kind, grant.grant_id, grant.client_id, " ".join(grant.scopes), grant.resource,
-             grant.subject, grant.expires_at, self.clock()),
-        )  # fmt: skip
+            (
+                digest(token),
+                grant.kind,
+                grant.grant_id,
+                grant.client_id,
+                " ".join(grant.scopes),
+                grant.resource,
+                grant.subject,
+                grant.expires_at,
+                self.clock(),
+            ),
+        )
 
     async def token(self, token: str, kind: str) -> Grant | None:
         row = await self._db.one(

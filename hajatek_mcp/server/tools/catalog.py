@@ -53,9 +53,12 @@ async def list_products(
     """Products with price (SAR) and stock, newest first. Filter by category or search text; follow next_page."""
     result = await shop.client.list_products(page=page, limit=limit, category=category, search=search)
     view = ProductPage(
-        products=[ProductView.of(p) for p in result.items], page=result.page, total=result.total,
-        has_more=result.has_more, next_page=result.next_page,
-    )  # fmt: skip
+        products=[ProductView.of(p) for p in result.items],
+        page=result.page,
+        total=result.total,
+        has_more=result.has_more,
+        next_page=result.next_page,
+    )
     note = _more(result.has_more, result.next_page)
     if category is not None and not result.items and page == 1:
         note = await _no_such_category(shop, category)
@@ -137,9 +140,15 @@ async def update_product(
     """Change only the fields you pass. Big price cuts or stock to 0 need the merchant's yes: given a preview, show
     it and repeat the call with its confirm_token."""
     fields = {
-        "name": name, "price": price, "category": category, "stock": stock, "name_ar": name_ar,
-        "description": description, "sku": sku, "status": status,
-    }  # fmt: skip
+        "name": name,
+        "price": price,
+        "category": category,
+        "stock": stock,
+        "name_ar": name_ar,
+        "description": description,
+        "sku": sku,
+        "status": status,
+    }
     changes = {k: v for k, v in fields.items() if v is not None}
     if not changes:
         raise ToolError("Nothing to change: pass at least one field (name, price, category, stock, status, ...).")

@@ -26,8 +26,19 @@ __all__ = ["TOOLS", "ExportSummary", "export_orders"]
 
 #: Exports larger than this are refused with advice to narrow the window (keeps a result within reason).
 MAX_EXPORT_ORDERS = 20_000
-COLUMNS = ("id", "created_at", "status", "customer_id", "units", "products", "subtotal", "shipping", "vat", "total",
-           "currency")  # fmt: skip
+COLUMNS = (
+    "id",
+    "created_at",
+    "status",
+    "customer_id",
+    "units",
+    "products",
+    "subtotal",
+    "shipping",
+    "vat",
+    "total",
+    "currency",
+)
 Moment = Annotated[datetime, Field(description="ISO 8601; UTC when no offset, e.g. 2026-11-01")]
 
 
@@ -52,9 +63,15 @@ def _row(order: Order) -> list[str]:
     products = ";".join(f"{i.quantity}x{i.product_id}" for i in order.items)
     money = (order.subtotal, order.shipping, order.vat, order.total)
     cells = [
-        order.id, created, order.status, order.customer_id or "", str(sum(i.quantity for i in order.items)), products,
-        *("" if m is None else f"{m:.2f}" for m in money), order.currency,
-    ]  # fmt: skip
+        order.id,
+        created,
+        order.status,
+        order.customer_id or "",
+        str(sum(i.quantity for i in order.items)),
+        products,
+        *("" if m is None else f"{m:.2f}" for m in money),
+        order.currency,
+    ]
     return [clean(cell) or "" for cell in cells]  # ids and statuses come from outside too
 
 
@@ -112,10 +129,14 @@ async def export_orders(
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     uri = f"hajatek://exports/orders-{stamp}.csv"
     summary = ExportSummary(
-        orders=count, value=value, by_status=dict(by_status), csv_uri=uri, columns=list(COLUMNS),
+        orders=count,
+        value=value,
+        by_status=dict(by_status),
+        csv_uri=uri,
+        columns=list(COLUMNS),
         first=first.strftime("%Y-%m-%dT%H:%MZ") if first else None,
         last=last.strftime("%Y-%m-%dT%H:%MZ") if last else None,
-    )  # fmt: skip
+    )
     structured = present(summary.model_dump(mode="json", exclude_none=True))
     note = "[sandbox store] " if shop.options.sandbox else ""
     brief = compact_json({k: v for k, v in structured.items() if k != "columns"})

@@ -27,9 +27,12 @@ async def list_orders(
     """Orders newest first: id, status, total (SAR), units, customer, created (UTC). Follow next_page for more."""
     result = await shop.client.list_orders(status=status, page=page, limit=limit)
     view = OrderPage(
-        orders=[OrderRow.of(o) for o in result.items], page=result.page, total=result.total,
-        has_more=result.has_more, next_page=result.next_page,
-    )  # fmt: skip
+        orders=[OrderRow.of(o) for o in result.items],
+        page=result.page,
+        total=result.total,
+        has_more=result.has_more,
+        next_page=result.next_page,
+    )
     more = f"More results: call again with page={result.next_page}." if result.has_more else None
     return shop.result(view, more)
 
