@@ -32,6 +32,7 @@ __all__ = [
     "ProductCreate",
     "ProductStatus",
     "ProductUpdate",
+    "StatusChange",
     "Store",
     "TopProduct",
     "WebhookEvent",
@@ -140,10 +141,19 @@ class OrderItem(_Wire):
     price: Decimal
 
 
+class StatusChange(_Wire):
+    """One step of an order's history: the status it moved to, when, and the note given with the change."""
+
+    status: str
+    at: datetime | None = None
+    note: str | None = None
+
+
 class Order(_Wire):
     id: str
     store_id: str | None = None
     customer_id: str | None = None
+    customer_name: str | None = Field(default=None, description="assumed: the customer's name at order time")
     status: str = Field(description="pending, processing, shipped, delivered, cancelled or refunded")
     currency: str = "SAR"
     items: list[OrderItem] = Field(default_factory=list)
@@ -154,11 +164,15 @@ class Order(_Wire):
     shipping_address: dict[str, Any] | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    status_history: list[StatusChange] | None = Field(
+        default=None, description="assumed: each status change, oldest first, with its note"
+    )
 
 
 class Customer(_Wire):
     id: str
     name: str | None = None
+    name_ar: str | None = None
     email: str | None = None
     phone: str | None = None
     city: str | None = None
