@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from hajatek_mcp.server.tools import analytics, catalog, customers, events, export, orders, store
+from hajatek_mcp.server.tools import (
+    analytics,
+    bulk,
+    catalog,
+    customers,
+    events,
+    export,
+    lookups,
+    orders,
+    reports,
+    store,
+)
 from hajatek_mcp.server.tools.base import ToolSpec
 
 __all__ = ["TOOLS", "ToolSpec"]
@@ -10,7 +21,10 @@ __all__ = ["TOOLS", "ToolSpec"]
 TOOLS: tuple[ToolSpec, ...] = (
     *store.TOOLS,
     *catalog.TOOLS,
+    *lookups.TOOLS,
     *orders.TOOLS,
+    *bulk.TOOLS,
+    *reports.TOOLS,
     *export.TOOLS,
     *customers.TOOLS,
     *analytics.TOOLS,
