@@ -1,23 +1,40 @@
-"""Fixtures shared by every test package: a fake clock, and the canary check on secrets.
+"""Fixtures every test folder may use: the secrets check, a fake clock, both protocol eras, the console script, and
+real MCP servers on the in-process sandbox. Helpers that tests import are in :mod:`tests.support`.
 
-Tests configure secrets with the canary values below. Every log record of the whole session is kept, and at the end
-none may contain a canary: a secret that leaks into a log anywhere in the suite fails the run.
+Tests configure secrets with the canary values of :mod:`tests.support`. Every log record of the whole session is kept,
+and at the end none may contain a canary: a secret that leaks into a log anywhere in the suite fails the run.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import anyio
+import anyio.lowlevel
 import httpx2
 import pytest
-from starlette.types import ASGIApp
+from mcp import Client
+from mcp.server.mcpserver import MCPServer
+from starlette.applications import Starlette
 
-CANARY_API_KEY = "sk_live_CANARYapikey_5b9e1d"
-CANARY_AUTH_TOKEN = "mcp_CANARYauthtoken_0123456789abcdef0123456789"
-CANARY_WEBHOOK_SECRET = "whsec_CANARYwebhook_a41c"
-CANARIES = (CANARY_API_KEY, CANARY_AUTH_TOKEN, CANARY_WEBHOOK_SECRET)
+from hajatek_mcp.api import HajatekClient
+from hajatek_mcp.sandbox import SandboxConfig, create_app
+from hajatek_mcp.server import ServerOptions, Shop, build_server
+from tests.support import (
+    CANARIES,
+    CANARY_API_KEY,
+    NOW,
+    PROTOCOL_VERSION,
+    SCRIPT,
+    Connect,
+    FakeClock,
+    IdentityProvider,
+    KeySwap,
+    Loopback,
+)
 
 
 class _Keep(logging.Handler):
@@ -46,34 +63,87 @@ def no_secret_in_any_log() -> Iterator[None]:
     assert not leaks, f"secrets leaked into log records: {leaks[:3]}"
 
 
-class FakeClock:
-    """A monotonic clock for injection; ``sleep`` moves time forward at once and records the wait."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += max(seconds, 0.0)
-        await anyio.lowlevel.checkpoint()
-
-
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
 
 
-class CountingTransport(httpx2.AsyncBaseTransport):
-    """An in-process ASGI app (the sandbox) as an HTTP transport, keeping every request it was sent."""
+@pytest.fixture(params=list(PROTOCOL_VERSION), ids=list(PROTOCOL_VERSION.values()))
+def mode(request: pytest.FixtureRequest) -> str:
+    """Both protocol eras, as ``Client(..., mode=mode)``: the stateless 2026 client (``"auto"``) and the handshake of
+    today's hosts such as Claude Desktop and the Inspector (``"legacy"``)."""
+    return str(request.param)
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.inner = httpx2.ASGITransport(app=app)
-        self.sent: list[httpx2.Request] = []
 
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        self.sent.append(request)
-        return await self.inner.handle_async_request(request)
+@pytest.fixture(scope="session")
+def script() -> Path:
+    """The installed ``hajatek-mcp`` console script; missing is a failure, never a skip."""
+    if not SCRIPT.is_file():
+        pytest.fail(f"{SCRIPT} does not exist: install the package into this environment (pip install -e .)")
+    return SCRIPT
+
+
+# --- MCP servers on the in-process sandbox ----------------------------------------------------------------------
+
+
+async def _no_wait(seconds: float) -> None:
+    await anyio.lowlevel.checkpoint()
+
+
+@pytest.fixture
+def sandbox_app(request: pytest.FixtureRequest) -> Iterator[Starlette]:
+    """The demo sandbox (seed 42, time pinned at ``NOW``, admin API on), in process. Indirect parametrization may
+    change its configuration: ``{"assumed_fields": False}`` answers only what the API reference states."""
+    app = create_app(SandboxConfig(now=NOW, seed=42, enable_admin=True, **getattr(request, "param", {})))
+    yield app
+    app.state.sandbox.store.close()
+
+
+@pytest.fixture
+def make_server(sandbox_app: Starlette) -> Callable[..., MCPServer[Shop]]:
+    """``make_server(read_only=True, ...)``: ``build_server`` on :func:`sandbox_app`, holding the canary API key."""
+
+    def factory(
+        *,
+        key: str = CANARY_API_KEY,
+        timeout: float = 30.0,
+        max_retries: int = 0,
+        instant_retries: bool = True,
+        **options: Any,
+    ) -> MCPServer[Shop]:
+        options.setdefault("sandbox", True)
+        # Backoff between retries is the client's business and has its own tests; here it need not take real time.
+        sleep = _no_wait if instant_retries else anyio.sleep
+
+        def connect() -> HajatekClient:
+            return HajatekClient(
+                key, store_id="str_sandbox", base_url="http://sandbox.local/v1", plan="business", timeout=timeout,
+                max_retries=max_retries, transport=KeySwap(httpx2.ASGITransport(app=sandbox_app)), sleep=sleep,
+            )  # fmt: skip
+
+        return build_server(ServerOptions(**options), connect)
+
+    return factory
+
+
+@pytest.fixture
+def connect(make_server: Callable[..., MCPServer[Shop]], mode: str) -> Connect:
+    """``async with connect(read_only=True) as client``: a real MCP client on a server built with those options.
+
+    (A client is opened inside each test, not in a yield fixture: pytest-asyncio runs a fixture's setup and teardown
+    in different tasks, and an MCP client's task group must be exited in the task that entered it.)
+    """
+
+    def open_client(**options: Any) -> Client:
+        return Client(make_server(**options), mode=mode)
+
+    return open_client
+
+
+@pytest.fixture
+def identity_provider() -> Iterator[IdentityProvider]:
+    """An external identity provider (RFC 7662 introspection) served on 127.0.0.1; tests fill its ``tokens``."""
+    provider = IdentityProvider()
+    with Loopback(provider.app) as url:
+        provider.url = url
+        yield provider

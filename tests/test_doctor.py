@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from hajatek_mcp.cli import ExitCode, main
 from hajatek_mcp.sandbox import SandboxConfig, create_app
 from hajatek_mcp.settings import ENV_PREFIX, Settings
-from tests.conftest import CANARY_API_KEY
+from tests.support import CANARY_API_KEY, Loopback
 
 
 @pytest.fixture
@@ -29,21 +27,10 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyP
 def standalone_sandbox() -> Iterator[str]:
     """The sandbox served by uvicorn on 127.0.0.1, as `hajatek-mcp sandbox` runs it."""
     app = create_app(SandboxConfig())
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
     try:
-        for _ in range(1000):
-            if server.started:
-                break
-            threading.Event().wait(0.01)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+        with Loopback(app, lifespan="off") as origin:
+            yield f"{origin}/v1"
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
         app.state.sandbox.store.close()
 
 

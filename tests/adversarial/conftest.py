@@ -1,8 +1,19 @@
-"""The adversarial suite: each test plays an attacker (a supplier, a shopper, an app, the agent) against a real server.
-
-It uses the server package's fixtures: a real MCP client in both protocol eras, on the in-process sandbox.
+"""Adversarial fixtures. The MCP servers on the sandbox (``connect``, ``make_server``, ``mode``) come from
+tests/conftest.py; helpers the tests import are in :mod:`tests.adversarial.support` and :mod:`tests.support`.
 """
 
-from tests.server.conftest import connect, make_server, mode, sandbox_app
+from __future__ import annotations
 
-__all__ = ["connect", "make_server", "mode", "sandbox_app"]
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.adversarial.support import OAuthServer, serve_oauth
+
+
+@pytest.fixture
+def oauth_server(tmp_path: Path) -> Iterator[OAuthServer]:
+    """The server's OAuth endpoints (its ASGI app) with its state in ``tmp_path``, on a fake clock at 03:00 UTC."""
+    with serve_oauth(tmp_path) as server:
+        yield server

@@ -19,9 +19,7 @@ from hajatek_mcp.api import HajatekClient
 from hajatek_mcp.sandbox import SandboxConfig, create_app
 from hajatek_mcp.server import ServerOptions, build_server
 from hajatek_mcp.server.http import HttpSecurity, http_app
-from tests.conftest import CANARY_API_KEY
-from tests.e2e.conftest import SCRIPT, running_server, server_env
-from tests.server.conftest import NOW, SANDBOX_KEY
+from tests.support import CANARY_API_KEY, NOW, SANDBOX_KEY, running_server, server_env
 
 #: The served token, and a value sent only in query strings. (Not the suite's session canaries: the test's own HTTP
 #: client logs the URLs it requests, on the client side.)
@@ -38,13 +36,6 @@ INITIALIZE = {
     },
 }
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-def script() -> Path:
-    if not SCRIPT.is_file():
-        pytest.fail(f"{SCRIPT} does not exist: install the package into this environment (pip install -e .)")
-    return SCRIPT
 
 
 def test_a_token_in_the_url_is_refused_and_no_log_line_at_info_carries_a_query(script: Path, tmp_path: Path) -> None:

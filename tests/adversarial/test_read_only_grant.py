@@ -8,63 +8,28 @@ gets the read-only refusal, not "not found". Tokens come from an external identi
 
 from __future__ import annotations
 
-import base64
-import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import anyio
 import httpx2
-import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import MCPServer
-from pydantic import SecretStr
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
-from hajatek_mcp.server import ExternalIssuer
 from hajatek_mcp.server.http import HttpSecurity, http_app
-from tests.adversarial.support import Asked
-from tests.server.test_http_security import serving
-
-SECRET = "introspection-secret-read-only"
+from tests.support import Asked, IdentityProvider, Loopback, loopback_socket
 
 
-def _bound() -> socket.socket:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-@pytest.fixture
-def idp() -> Iterator[tuple[str, dict[str, dict[str, Any]]]]:
-    tokens: dict[str, dict[str, Any]] = {}
-
-    async def introspect(request: Request) -> JSONResponse:
-        expected = "Basic " + base64.b64encode(f"hajatek-mcp:{SECRET}".encode()).decode()
-        if request.headers.get("authorization") != expected:
-            return JSONResponse({"error": "invalid_client"}, status_code=401)
-        form = await request.form()
-        return JSONResponse(tokens.get(str(form.get("token")), {"active": False}))
-
-    with serving(Starlette(routes=[Route("/introspect", introspect, methods=["POST"])]), _bound()) as url:
-        yield url, tokens
-
-
-@pytest.mark.parametrize("mode", ["auto", "legacy"], ids=["2026-07-28", "2025-11-25"])
 def test_a_read_only_grant_is_refused_before_any_read_or_question(
-    make_server: Callable[..., MCPServer[Any]], idp: tuple[str, dict[str, dict[str, Any]]], mode: str
+    make_server: Callable[..., MCPServer[Any]], identity_provider: IdentityProvider, mode: str
 ) -> None:
-    url, tokens = idp
-    sock = _bound()
+    sock = loopback_socket()
     public = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    tokens["ro"] = {"active": True, "aud": f"{public}/mcp", "scope": "store.read", "exp": int(time.time()) + 600}
-    server = make_server(oauth_issuer=public, oauth_external=ExternalIssuer(url, f"{url}/introspect", "hajatek-mcp",
-                                                                             SecretStr(SECRET)))  # fmt: skip
+    identity_provider.tokens["ro"] = {"active": True, "aud": f"{public}/mcp", "scope": "store.read",
+                                      "exp": int(time.time()) + 600}  # fmt: skip
+    server = make_server(oauth_issuer=public, oauth_external=identity_provider.issuer())
     app = http_app(server, "streamable-http", host="127.0.0.1", security=HttpSecurity(oauth=True))
     asked = Asked("accept")
 
@@ -85,7 +50,7 @@ def test_a_read_only_grant_is_refused_before_any_read_or_question(
                 answers.append((result.is_error, str(getattr(result.content[0], "text", ""))))
             return answers
 
-    with serving(app, sock):
+    with Loopback(app, sock):
         answers = anyio.run(calls)
     assert not asked.questions, "nobody may be asked about a change a read-only grant cannot make"
     for is_error, message in answers:

@@ -25,8 +25,7 @@ from starlette.applications import Starlette
 from hajatek_mcp.api import HajatekClient, WebhookEvent, sign
 from hajatek_mcp.server import HajatekServer, ServerOptions, build_server
 from hajatek_mcp.server.events import WEBHOOK_PATH, EventInbox
-from tests.conftest import CANARY_WEBHOOK_SECRET, FakeClock
-from tests.server.conftest import NOW, SANDBOX_KEY, text
+from tests.support import CANARY_WEBHOOK_SECRET, NOW, SANDBOX_KEY, FakeClock, text
 
 HOUR = 3600.0
 DAY = 24 * HOUR

@@ -13,8 +13,7 @@ from mcp import Client
 from mcp.server.mcpserver import MCPServer
 
 from hajatek_mcp.server import Shop
-from tests.adversarial.support import Asked, structured
-from tests.conftest import FakeClock
+from tests.support import Asked, FakeClock, structured
 
 
 async def _product(client: Client, price: str = "184.99", stock: int = 100) -> str:

@@ -27,7 +27,7 @@ from hajatek_mcp.sandbox import SandboxConfig, create_app
 from hajatek_mcp.server import ServerOptions, build_server
 from hajatek_mcp.server.safety import clean, forbidden
 from tests.adversarial.hostile import Hostile, hostile_client
-from tests.server.conftest import NOW
+from tests.support import NOW
 
 SMUGGLED = (
     "\U000e0001\U000e0072\U000e0065\U000e0066\U000e0075\U000e006e\U000e0064\U000e007f",  # tags: "refund", hidden
@@ -99,7 +99,6 @@ async def _everything(client: Client, injected: str) -> list[tuple[str, Any]]:
     return seen
 
 
-@pytest.mark.parametrize("mode", ["auto", "legacy"], ids=["2026-07-28", "2025-11-25"])
 def test_no_forbidden_character_reaches_the_model(sandbox: Starlette, mode: str) -> None:
     hostile = Hostile(httpx2.ASGITransport(app=sandbox))
     server = build_server(ServerOptions(sandbox=True, confirm="token"), lambda: hostile_client(hostile))
@@ -125,7 +124,6 @@ def test_no_forbidden_character_reaches_the_model(sandbox: Starlette, mode: str)
     anyio.run(main)
 
 
-@pytest.mark.parametrize("mode", ["auto", "legacy"], ids=["2026-07-28", "2025-11-25"])
 async def test_arabic_text_with_diacritics_and_joiners_is_unchanged(sandbox: Starlette, mode: str) -> None:
     server = build_server(
         ServerOptions(sandbox=True), lambda: hostile_client(Hostile(httpx2.ASGITransport(app=sandbox)))

@@ -1,7 +1,8 @@
 """Unknown arguments are refused, not ignored; a refused value gets one sentence that names the fix.
 
 The attack is an honest mistake: ``list_orders(stauts="pending")`` used to answer every order, and
-``list_orders(customer_id=...)`` other customers' orders. Both eras, and the published schemas say so too.
+``list_orders(customer_id=...)`` other customers' orders (a filter it has since gained). Both eras, and the published
+schemas say so too.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.server.conftest import Connect, text
+from tests.support import Connect, text
 
 
 async def test_an_unknown_argument_is_refused_with_the_closest_known_one(connect: Connect) -> None:
@@ -24,10 +25,10 @@ async def test_an_unknown_argument_is_refused_with_the_closest_known_one(connect
 
 async def test_an_argument_no_tool_has_names_what_the_tool_takes(connect: Connect) -> None:
     async with connect() as client:
-        result = await client.call_tool("list_orders", {"customer_id": "cus_0001"})
+        result = await client.call_tool("list_orders", {"sort": "total"})
     assert result.is_error
-    assert "customer_id" in text(result)
-    assert "This tool takes: limit, page, status." in text(result)
+    assert "“sort”" in text(result)
+    assert "This tool takes: customer_id, limit, page, since, status, until." in text(result)
 
 
 async def test_every_input_schema_refuses_unknown_properties(connect: Connect) -> None:

@@ -15,7 +15,7 @@ from mcp import Client, types
 from mcp.client.session import ClientSession
 from mcp.server.mcpserver import MCPServer
 
-from tests.adversarial.support import Asked, structured
+from tests.support import Asked, structured
 
 
 class _UrlOnlySession(ClientSession):

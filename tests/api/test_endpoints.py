@@ -16,7 +16,7 @@ from hajatek_mcp.api import (
     ProductCreate,
     ProductUpdate,
 )
-from tests.api.conftest import API_KEY, ScriptedAPI, reply
+from tests.api.support import API_KEY, ScriptedAPI, reply
 
 PRODUCT = {
     "id": "prod_001", "name": "Premium Widget", "name_ar": "قطعة ممتازة", "sku": "PW-001", "category": "electronics",

@@ -23,8 +23,8 @@ from hajatek_mcp.api import (
     RateLimitError,
     UnprocessableEntityError,
 )
-from tests.api.conftest import ScriptedAPI, error, reply
-from tests.conftest import FakeClock
+from tests.api.support import ScriptedAPI, error, reply
+from tests.support import FakeClock
 
 STORE = {"id": "str_xyz789", "name": "Souq", "currency": "SAR"}
 NEW_PRODUCT = ProductCreate.model_validate({"name": "Oud", "price": "120", "category": "perfumes-oud"})

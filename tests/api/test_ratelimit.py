@@ -10,8 +10,8 @@ import httpx2
 import pytest
 
 from hajatek_mcp.api import HajatekClient, RateGovernor
-from tests.api.conftest import ScriptedAPI, reply
-from tests.conftest import FakeClock
+from tests.api.support import ScriptedAPI, reply
+from tests.support import FakeClock
 
 PAGE = {"customers": [], "page": 1, "limit": 20, "total": 0, "has_more": False}
 

@@ -9,7 +9,7 @@ import httpx2
 import pytest
 
 from hajatek_mcp.api import HajatekClient, HajatekError
-from tests.api.conftest import API_KEY, ScriptedAPI, error, reply
+from tests.api.support import API_KEY, ScriptedAPI, error, reply
 
 
 async def test_the_api_key_appears_in_no_error_repr_or_log_record(

@@ -19,8 +19,8 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.e2e.conftest import HttpServer, free_port, wait_until_listening
 from tests.e2e.test_oauth import PASSPHRASE, Flow, oauth_server, query
+from tests.support import HttpServer, free_port, wait_until_listening
 
 __all__ = ["oauth_server"]  # the module-scoped server fixture, shared with test_oauth
 

@@ -15,8 +15,8 @@ import mcp
 from mcp import Client
 
 from hajatek_mcp.api import sign
-from tests.conftest import CANARY_WEBHOOK_SECRET
-from tests.e2e.conftest import StdioConnect, free_port, running_server, wait_until_listening
+from tests.e2e.support import StdioConnect
+from tests.support import CANARY_WEBHOOK_SECRET, free_port, running_server, wait_until_listening
 
 SECRET = CANARY_WEBHOOK_SECRET
 

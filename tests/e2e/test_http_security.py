@@ -21,14 +21,7 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult, TextContent
 
-from tests.e2e.conftest import (
-    PROTOCOL_VERSION,
-    REQUEST_TIMEOUT,
-    STARTUP_TIMEOUT,
-    HttpServer,
-    free_port,
-    running_server,
-)
+from tests.support import PROTOCOL_VERSION, REQUEST_TIMEOUT, STARTUP_TIMEOUT, HttpServer, free_port, running_server
 
 Transport = Literal["streamable-http", "sse"]
 

@@ -22,7 +22,7 @@ from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 
-from tests.e2e.conftest import HttpServer, free_port, running_server
+from tests.support import HttpServer, free_port, running_server, server_env
 
 PASSPHRASE = "correct horse battery staple"
 REDIRECT = "http://127.0.0.1:9/callback"  # never contacted: the test reads the redirect's Location header
@@ -304,8 +304,6 @@ async def test_expired_tokens_and_tokens_without_the_scope_are_refused(
 
 
 async def test_the_cli_lists_and_revokes_granted_apps(oauth_server: HttpServer, script: Path) -> None:
-    from tests.e2e.conftest import server_env
-
     async with httpx2.AsyncClient() as http:
         flow = Flow(http, oauth_server)
         await flow.register()

@@ -18,7 +18,7 @@ from mcp import Client, StdioServerParameters
 from mcp.types import TextResourceContents
 
 from hajatek_mcp.sandbox import SandboxConfig, create_app
-from tests.server.test_http_security import serving
+from tests.support import Loopback
 
 REAL_STORE = "str_myrealshop"
 
@@ -27,7 +27,7 @@ REAL_STORE = "str_myrealshop"
 def real_api() -> Iterator[str]:
     """A Hajatek API on 127.0.0.1 for the "real" store (the sandbox app, as a stranger's server would be)."""
     app = create_app(SandboxConfig(seed=7))
-    with serving(app) as url:
+    with Loopback(app, timeout_graceful_shutdown=3) as url:
         yield f"{url}/v1"
     app.state.sandbox.store.close()
 

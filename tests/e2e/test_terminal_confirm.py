@@ -13,8 +13,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.e2e.conftest import REQUEST_TIMEOUT
 from tests.e2e.test_cli_commands import hajatek_mcp
+from tests.support import REQUEST_TIMEOUT
 
 PROMPT = b"[y/N] "
 

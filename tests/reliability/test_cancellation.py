@@ -21,15 +21,8 @@ from starlette.applications import Starlette
 
 from hajatek_mcp.sandbox import Fault, Sandbox, create_app
 from hajatek_mcp.server import HajatekServer
-from tests.reliability.conftest import (
-    ClientSpec,
-    Live,
-    audit_rows,
-    eventually,
-    live_sandbox,
-    server_on,
-    text,
-)
+from tests.reliability.support import ClientSpec, Live, eventually, live_sandbox, server_on
+from tests.support import audit_rows, text
 
 #: Long enough that only cancellation can end the call; never actually waited for.
 HELD = 30.0
@@ -83,7 +76,7 @@ async def test_a_cancelled_status_change_applies_nothing_leaks_no_task_and_the_s
         again = await client.call_tool("get_order", {"order_id": order_id})
         assert not again.is_error, text(again)
     assert tasks() <= before
-    assert [e for e in audit_rows(tmp_path) if e["outcome"] == "executed"] == []
+    assert [e for e in await audit_rows(tmp_path) if e["outcome"] == "executed"] == []
 
 
 async def test_a_client_that_disconnects_mid_create_leaves_no_product_no_task_and_the_server_serves_the_next(
@@ -119,11 +112,15 @@ async def test_a_write_cancelled_while_queued_behind_another_to_its_target_is_au
         async with anyio.create_task_group() as second:
             second.start_soon(client.call_tool, "update_product", {"product_id": product_id, "stock": 9})
             await anyio.sleep(0.2)  # the second call is queued behind the held first one
-            assert audit_rows(tmp_path) == [], "neither call has an outcome yet"
+            assert await audit_rows(tmp_path) == [], "neither call has an outcome yet"
             second.cancel_scope.cancel()
-        await eventually(lambda: any(e["arguments"].get("stock") == 9 for e in audit_rows(tmp_path)))
+
+        async def queued_call_logged() -> bool:
+            return any(e["arguments"].get("stock") == 9 for e in await audit_rows(tmp_path))
+
+        await eventually(queued_call_logged)
         first.cancel_scope.cancel()
-    queued = next(e for e in audit_rows(tmp_path) if e["arguments"].get("stock") == 9)
+    queued = next(e for e in await audit_rows(tmp_path) if e["arguments"].get("stock") == 9)
     assert (queued["outcome"], queued["target"]) == ("cancelled", product_id)
     assert "nothing was sent" in queued["detail"]
     assert len(sandbox.faults.active) == 0, "only the first PUT reached the store"
@@ -161,4 +158,5 @@ async def test_a_write_cancelled_after_it_reached_the_store_is_still_in_the_audi
                                                                       search="HALF-1").total == 1)  # fmt: skip
             group.cancel_scope.cancel()  # the product exists; the agent gave up waiting for the answer
         assert not (await client.call_tool("get_store", {})).is_error
-    assert [e["tool"] for e in audit_rows(tmp_path)] == ["create_product"], "the change the store made is on record"
+    logged = [e["tool"] for e in await audit_rows(tmp_path)]
+    assert logged == ["create_product"], "the change the store made is on record"

@@ -33,27 +33,21 @@ import anyio
 import httpx2
 import pytest
 from mcp import Client
+from starlette.applications import Starlette
 
 from hajatek_mcp.api import HajatekClient, ProductCreate, ProductUpdate, RateLimitError
 from hajatek_mcp.sandbox import Sandbox, SandboxConfig, create_app
-from tests.reliability.conftest import (
-    NOW,
-    ClientSpec,
-    Live,
-    StatusLog,
-    audit_rows,
-    clean_output,
-    eventually,
-    live_sandbox,
-    server_on,
-    text,
-)
+from tests.reliability.support import ClientSpec, Live, StatusLog, eventually, live_sandbox, server_on
+from tests.support import NOW, audit_rows, clean_output, sandbox_http, text, walk
 
 AGENTS = 50
 OPS_PER_AGENT = 5
 #: The starter plan, scaled: LIMIT requests per WINDOW seconds (the governor and the sandbox agree on it).
 LIMIT, WINDOW = 80, 1.0
 STATUSES = ["pending", "processing", "shipped", "delivered", "cancelled", "refunded"]
+OPEN = {"pending", "processing", "shipped", "delivered"}
+#: A product's fields that writes set, as the API shows them; snapshots compare these.
+FIELDS = ("id", "sku", "name", "name_ar", "description", "category", "price", "stock", "status")
 
 
 def config() -> SandboxConfig:
@@ -67,18 +61,15 @@ def live() -> Iterator[Live]:
         yield served
 
 
-def shared_targets(sandbox: Sandbox) -> tuple[list[str], list[str]]:
-    """Five of the newest products (the price guard's lookup finds them on page one) and ten open orders that do
-    not contain them."""
-    db = sandbox.store.db
-    newest = "SELECT id FROM products ORDER BY created_at DESC, id DESC LIMIT 5"
-    products = [r["id"] for r in db.query(newest)]
-    orders = db.query(
-        "SELECT id FROM orders WHERE status IN ('pending', 'processing', 'shipped', 'delivered') AND id NOT IN "
-        "(SELECT order_id FROM order_items WHERE product_id IN "
-        "(SELECT id FROM products ORDER BY created_at DESC, id DESC LIMIT 5)) ORDER BY created_at DESC LIMIT 10"
-    )
-    return products, [r["id"] for r in orders]
+async def shared_targets(app: Starlette) -> tuple[list[str], list[str]]:
+    """Five of the newest products (the price guard's lookup finds them on page one) and the ten newest open orders
+    that do not contain them."""
+    async with sandbox_http(app) as http:
+        products = [p["id"] for p in (await http.get("/v1/products", params={"limit": 5})).json()["products"]]
+        orders, _ = await walk(http, "/v1/orders", "orders")
+    shared = set(products)
+    apart = [o["id"] for o in orders if o["status"] in OPEN and not {i["product_id"] for i in o["items"]} & shared]
+    return products, apart[:10]
 
 
 def script(agent: int, products: list[str], orders: list[str]) -> list[tuple[str, dict[str, Any]]]:
@@ -103,15 +94,12 @@ def script(agent: int, products: list[str], orders: list[str]) -> list[tuple[str
     return steps
 
 
-def snapshot(sandbox: Sandbox) -> tuple[dict[str, tuple[Any, ...]], dict[str, str]]:
-    """Products by SKU (every field but ids and times) and order statuses."""
-    db = sandbox.store.db
-    products = {
-        r["sku"]: tuple(r)[1:]
-        for r in db.query("SELECT sku, name, name_ar, description, category, price, stock, status FROM products")
-    }
-    orders = {r["id"]: r["status"] for r in db.query("SELECT id, status FROM orders")}
-    return products, orders
+async def snapshot(app: Starlette) -> tuple[dict[str, tuple[Any, ...]], dict[str, str]]:
+    """Products by SKU (every field but ids and times) and order statuses, as the sandbox's API lists them."""
+    async with sandbox_http(app) as http:
+        products, _ = await walk(http, "/v1/products", "products")
+        orders, _ = await walk(http, "/v1/orders", "orders")
+    return {p["sku"]: tuple(p[name] for name in FIELDS[2:]) for p in products}, {o["id"]: o["status"] for o in orders}
 
 
 async def replay(entries: list[dict[str, Any]]) -> tuple[dict[str, tuple[Any, ...]], dict[str, str]]:
@@ -130,27 +118,31 @@ async def replay(entries: list[dict[str, Any]]) -> tuple[dict[str, tuple[Any, ..
                     await api.update_order_status(args["order_id"], args["status"], note=args.get("note"))
                 else:
                     raise AssertionError(f"unexpected write in the log: {entry}")
-        return snapshot(app.state.sandbox)
+        return await snapshot(app)
     finally:
         app.state.sandbox.store.close()
 
 
-COLUMNS = "id, sku, name, name_ar, description, category, price, stock, status"
+def halalas(price: Any) -> int:
+    """A price (as the API shows it, or as a write gave it) in halalas, so equal prices compare equal."""
+    return int(Decimal(str(price)) * 100)
 
 
-def products_by_id(sandbox: Sandbox) -> dict[str, dict[str, Any]]:
-    return {r["id"]: dict(r) for r in sandbox.store.db.query(f"SELECT {COLUMNS} FROM products")}  # noqa: S608  # constant
+async def products_by_id(app: Starlette) -> dict[str, dict[str, Any]]:
+    """Every product's fields but times, by id, prices in halalas (as :func:`values_set` gives them)."""
+    async with sandbox_http(app) as http:
+        products, _ = await walk(http, "/v1/products", "products")
+    return {p["id"]: {name: halalas(p[name]) if name == "price" else p[name] for name in FIELDS} for p in products}
 
 
 def values_set(writes: list[dict[str, Any]]) -> dict[tuple[str, str], list[Any]]:
-    """(product id, field) → every value an executed ``update_product`` set it to (prices in halalas, as stored)."""
+    """(product id, field) → every value an executed ``update_product`` set it to (prices in halalas)."""
     found: dict[tuple[str, str], list[Any]] = {}
     for write in (w for w in writes if w["tool"] == "update_product"):
         args = dict(write["arguments"])
         product_id = args.pop("product_id")
         for name, value in args.items():
-            stored = int(Decimal(str(value)) * 100) if name == "price" else value
-            found.setdefault((product_id, name), []).append(stored)
+            found.setdefault((product_id, name), []).append(halalas(value) if name == "price" else value)
     return found
 
 
@@ -195,8 +187,8 @@ def unexplained_status_changes(sandbox: Sandbox, writes: list[dict[str, Any]]) -
 async def test_fifty_concurrent_agents_hang_nowhere_earn_no_429_and_make_only_the_changes_the_log_records(
     live: Live, tmp_path: Path, mode: str
 ) -> None:
-    products, orders = shared_targets(live.sandbox)
-    before = products_by_id(live.sandbox)
+    products, orders = await shared_targets(live.app)
+    before = await products_by_id(live.app)
     spec = ClientSpec(timeout=10.0, max_retries=2, plan="starter", key="sk_sandbox_starter", rate_limit=LIMIT,
                       rate_window=WINDOW, clock=None)  # fmt: skip
     server = server_on(live.url, spec, confirm="none", state_dir=tmp_path)
@@ -222,16 +214,16 @@ async def test_fifty_concurrent_agents_hang_nowhere_earn_no_429_and_make_only_th
     upstream = live.log.statuses()
     assert 429 not in upstream, f"the upstream refused {upstream.count(429)} requests the governor let through"
     assert len(upstream) > LIMIT * 2, "the run must outlast a few windows for the governor to matter"
-    log = audit_rows(tmp_path)
+    log = await audit_rows(tmp_path)
     assert {e["outcome"] for e in log} <= {"executed", "failed", "unknown"}
     writes = [e for e in log if e["outcome"] == "executed"]
     assert not [e for e in log if e["outcome"] == "unknown"], "no answer was lost: the replay below needs it"
     assert len(writes) + len([e for e in log if e["outcome"] == "failed"]) == sum(
         tool.startswith(("update", "create")) for tool, _ in outcomes
     ), "every write attempt is in the log"
-    assert unexplained_products(before, products_by_id(live.sandbox), writes) == []
+    assert unexplained_products(before, await products_by_id(live.app), writes) == []
     assert unexplained_status_changes(live.sandbox, writes) == []
-    assert await replay(writes) == snapshot(live.sandbox), "a serial replay of the log gives the store's state"
+    assert await replay(writes) == await snapshot(live.app), "a serial replay of the log gives the store's state"
 
 
 class HoldFirstPut(httpx2.AsyncBaseTransport):
@@ -260,7 +252,7 @@ async def test_concurrent_writes_to_one_product_are_logged_in_the_order_the_stor
 ) -> None:
     app = create_app(config())
     sandbox: Sandbox = app.state.sandbox
-    product_id = shared_targets(sandbox)[0][0]
+    product_id = (await shared_targets(app))[0][0]
     link = HoldFirstPut(httpx2.ASGITransport(app=app))
     server = server_on("http://sandbox.local/v1", ClientSpec(max_retries=0), transport=link, confirm="none",
                        state_dir=tmp_path)  # fmt: skip
@@ -270,9 +262,9 @@ async def test_concurrent_writes_to_one_product_are_logged_in_the_order_the_stor
             await eventually(lambda: sandbox.store.get_product(product_id)["name"] == "First name")
             calls.start_soon(client.call_tool, "update_product", {"product_id": product_id, "name": "Second name"})
         assert sandbox.store.get_product(product_id)["name"] == "Second name", "the store applied them in turn"
-        writes = [e for e in audit_rows(tmp_path) if e["outcome"] == "executed"]
+        writes = [e for e in await audit_rows(tmp_path) if e["outcome"] == "executed"]
         assert [w["arguments"]["name"] for w in writes] == ["First name", "Second name"], "logged out of order"
-        assert await replay(writes) == snapshot(sandbox)
+        assert await replay(writes) == await snapshot(app)
     finally:
         sandbox.store.close()
 
@@ -282,10 +274,9 @@ async def test_a_cancel_that_restocks_and_a_stock_change_to_one_of_its_products_
 ) -> None:
     app = create_app(config())
     sandbox: Sandbox = app.state.sandbox
-    row = sandbox.store.db.query_one(
-        "SELECT o.id AS order_id, i.product_id FROM orders o JOIN order_items i ON i.order_id = o.id "
-        "WHERE o.status = 'pending' ORDER BY o.created_at DESC LIMIT 1"
-    )
+    async with sandbox_http(app) as http:
+        [pending] = (await http.get("/v1/orders", params={"status": "pending", "limit": 1})).json()["orders"]
+    row = {"order_id": pending["id"], "product_id": pending["items"][0]["product_id"]}
     link = HoldFirstPut(httpx2.ASGITransport(app=app))
     server = server_on("http://sandbox.local/v1", ClientSpec(max_retries=0), transport=link, confirm="none",
                        state_dir=tmp_path)  # fmt: skip
@@ -296,15 +287,15 @@ async def test_a_cancel_that_restocks_and_a_stock_change_to_one_of_its_products_
             await eventually(lambda: sandbox.store.get_order(row["order_id"])["status"] == "cancelled")
             calls.start_soon(client.call_tool, "update_product", {"product_id": row["product_id"], "stock": 50})
         assert sandbox.store.get_product(row["product_id"])["stock"] == 50, "the stock was set after the restock"
-        writes = [e for e in audit_rows(tmp_path) if e["outcome"] == "executed"]
+        writes = [e for e in await audit_rows(tmp_path) if e["outcome"] == "executed"]
         assert [w["tool"] for w in writes] == ["update_order_status", "update_product"], "logged out of order"
-        assert await replay(writes) == snapshot(sandbox)
+        assert await replay(writes) == await snapshot(app)
     finally:
         sandbox.store.close()
 
 
 async def test_a_write_whose_answer_was_lost_is_logged_as_unknown_not_failed(live: Live, tmp_path: Path) -> None:
-    product_id = shared_targets(live.sandbox)[0][0]
+    product_id = (await shared_targets(live.app))[0][0]
     live.inject(f"/v1/products/{product_id}", method="PUT", mode="delay", delay=0.9, count=1)
     server = server_on(live.url, ClientSpec(timeout=0.4, max_retries=0), confirm="none", state_dir=tmp_path)
     async with Client(server) as client:
@@ -314,7 +305,7 @@ async def test_a_write_whose_answer_was_lost_is_logged_as_unknown_not_failed(liv
     assert "check the current state before repeating" in text(lost)
     assert not later.is_error, text(later)
     await eventually(lambda: live.sandbox.store.get_product(product_id)["stock"] == 7, within=3.0)
-    log = [(e["outcome"], e["arguments"]["stock"]) for e in audit_rows(tmp_path) if e["target"] == product_id]
+    log = [(e["outcome"], e["arguments"]["stock"]) for e in await audit_rows(tmp_path) if e["target"] == product_id]
     assert log == [("unknown", 7), ("executed", 9)], "the lost write may land after the next one: the log says so"
 
 

@@ -35,7 +35,8 @@ from starlette.applications import Starlette
 
 from hajatek_mcp.sandbox import SandboxConfig, create_app
 from hajatek_mcp.server import HajatekServer
-from tests.reliability.conftest import NOW, ClientSpec, clean_output, server_on, text
+from tests.reliability.support import ClientSpec, server_on
+from tests.support import NOW, clean_output, text
 
 EXAMPLES = 60
 FUZZ = settings(

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from tests.reliability.conftest import ClientSpec, Live, clean_output, eventually, live_sandbox, server_on, text
+from tests.reliability.support import ClientSpec, Live, eventually, live_sandbox, server_on
+from tests.support import clean_output, text
 
 #: The client gives up after TIMEOUT; the sandbox holds the request DELAY seconds, then processes it.
 TIMEOUT, DELAY = 0.4, 0.9

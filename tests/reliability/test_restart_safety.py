@@ -9,10 +9,9 @@ checking first as the error messages ask. Everything runs on 127.0.0.1; every wa
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,9 +21,21 @@ import httpx2
 from mcp import Client, StdioServerParameters, stdio_client
 
 from hajatek_mcp.api import sign
-from tests.conftest import CANARY_WEBHOOK_SECRET
-from tests.e2e.conftest import REQUEST_TIMEOUT, HttpServer, free_port, running_server, server_env, wait_until_listening
-from tests.reliability.conftest import audit_rows, text
+from hajatek_mcp.sandbox import SandboxConfig, create_app
+from tests.support import (
+    CANARY_WEBHOOK_SECRET,
+    REQUEST_TIMEOUT,
+    HttpServer,
+    audit_rows,
+    free_port,
+    running_server,
+    sandbox_http,
+    server_env,
+    stored_event_ids,
+    text,
+    wait_until_listening,
+    walk,
+)
 
 SECRET = CANARY_WEBHOOK_SECRET
 BURST, KILL_AFTER = 90, 30
@@ -114,9 +125,7 @@ async def test_no_acknowledged_webhook_is_lost_to_kill_9_mid_burst_and_a_redeliv
     with stdio_with_listener(script, env, port, log), anyio.fail_after(60):
         await post_burst(url, ids, redelivered)
     assert sorted(redelivered) == ids
-    with closing(sqlite3.connect(tmp_path / "events.db")) as db:
-        rows = [r[0] for r in db.execute("SELECT id FROM events")]
-    assert sorted(rows) == ids, "every event stored exactly once"
+    assert sorted(await stored_event_ids(tmp_path)) == ids, "every event stored exactly once"
 
 
 def key(write: Write) -> str:
@@ -189,6 +198,22 @@ async def retry_what_was_not_answered(client: Client, attempted: list[Write], ac
         assert not retried.is_error, text(retried)
 
 
+async def store_after(data_dir: Path) -> tuple[list[str], list[str], dict[str, str]]:
+    """The ``--sandbox`` store the killed servers left in ``data_dir``, read through the sandbox's API and admin API:
+    the SKUs of the products the agents made, the order id of each status change (``order.updated``), each order's
+    status."""
+    app = create_app(SandboxConfig(db_path=str(data_dir / "sandbox.db"), enable_admin=True))  # its data, not a new seed
+    try:
+        async with sandbox_http(app) as http:
+            found, _ = await walk(http, "/v1/products", "products", search="KILL-")
+            events = (await http.get("/_sandbox/events", params={"type": "order.updated"})).json()["events"]
+            orders, _ = await walk(http, "/v1/orders", "orders")
+    finally:
+        await app.state.sandbox.aclose()
+    skus = [p["sku"] for p in found if p["sku"].upper().startswith("KILL-")]
+    return skus, [e["data"]["order_id"] for e in events], {o["id"]: o["status"] for o in orders}
+
+
 async def test_no_acknowledged_write_is_lost_to_kill_9_and_no_store_change_happens_twice(
     script: Path, tmp_path: Path
 ) -> None:
@@ -203,18 +228,14 @@ async def test_no_acknowledged_write_is_lost_to_kill_9_and_no_store_change_happe
     assert KILL_AFTER_WRITES <= len(acknowledged) < AGENTS * WRITES_EACH, "the kill landed mid-run"
 
     executed = {e["arguments"].get("sku") or e["arguments"].get("order_id")
-                for e in audit_rows(tmp_path) if e["outcome"] == "executed"}  # fmt: skip
+                for e in await audit_rows(tmp_path) if e["outcome"] == "executed"}  # fmt: skip
     assert acknowledged <= executed, "an acknowledged write is missing from the audit log"
 
     with running_server(script, "streamable-http", tmp_path, extra_env=host_approves) as server:
         async with Client(server.url("/mcp"), read_timeout_seconds=REQUEST_TIMEOUT) as client:
             await retry_what_was_not_answered(client, attempted, acknowledged)
 
-    with closing(sqlite3.connect(tmp_path / "sandbox.db")) as db:
-        skus = [r[0] for r in db.execute("SELECT sku FROM products WHERE sku LIKE 'KILL-%'")]
-        changed = [json.loads(r[0])["data"]["order_id"] for r in db.execute(
-            "SELECT body FROM events WHERE type = 'order.updated'")]  # fmt: skip
-        statuses = dict(db.execute("SELECT id, status FROM orders").fetchall())
+    skus, changed, statuses = await store_after(tmp_path)
     assert sorted(skus) == sorted(args["sku"] for tool, args in attempted if tool == "create_product"), (
         "every product exactly once"
     )

@@ -2,15 +2,12 @@
 
 Every sandbox runs in process through ``httpx2.ASGITransport`` (no port) unless a test needs real sockets; the
 factories close everything at teardown. Time never passes for real: the clock is a ``FakeClock`` the test moves.
-Helpers are handed out as fixtures, so test modules import only from the package.
+Helpers are handed out as fixtures; what a test module imports besides the package is in :mod:`tests.support`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,39 +16,9 @@ import pytest
 from starlette.applications import Starlette
 
 from hajatek_mcp.sandbox import SandboxConfig, create_app
+from tests.support import FakeClock, FakeSleep, Loopback, walk
 
 BASE_URL = "http://sandbox/v1"
-
-
-class FakeClock:
-    """Seconds that only move when the test says so."""
-
-    def __init__(self, start: float = 1_773_576_000.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-    async def sleep(self, seconds: float) -> None:
-        """A sleep that moves this clock instead of waiting (for clients sharing the sandbox's time)."""
-        self.sleeps.append(seconds)
-        self.now += max(seconds, 0.0)
-        await asyncio.sleep(0)
-
-
-class FakeSleep:
-    """Records the sleeps asked for and returns at once (yielding to the event loop)."""
-
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-        await asyncio.sleep(0)
 
 
 MakeApp = Callable[..., Starlette]
@@ -66,7 +33,8 @@ def now() -> datetime:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    """Unix time of :func:`now`, moved only by the test (``clock.advance``) or by sleeps on it."""
+    return FakeClock(start=1_773_576_000.0)
 
 
 @pytest.fixture
@@ -125,21 +93,6 @@ Collect = Callable[..., Awaitable[tuple[list[dict[str, Any]], int]]]
 @pytest.fixture
 def collect() -> Collect:
     """``await collect(http, "/products", "products", **params)``: every item of a listing, and its total."""
-
-    async def walk(http: httpx2.AsyncClient, path: str, key: str, **params: Any) -> tuple[list[dict[str, Any]], int]:
-        items: list[dict[str, Any]] = []
-        page, total = 1, -1
-        while True:
-            response = await http.get(path, params={**params, "page": page, "limit": 100})
-            assert response.status_code == 200, response.text
-            body = response.json()
-            assert (body["page"], body["limit"]) == (page, 100)
-            total = body["total"]
-            items += body[key]
-            if not body["has_more"]:
-                return items, total
-            page += 1
-
     return walk
 
 
@@ -175,31 +128,11 @@ def events() -> Events:
     return fetch
 
 
-ServeLoopback = Callable[[Any], AbstractAsyncContextManager[str]]
+ServeLoopback = Callable[[Any], Loopback]
 
 
 @pytest.fixture
 def serve_loopback() -> ServeLoopback:
-    """``async with serve_loopback(asgi_app) as origin``: the app under a real uvicorn on 127.0.0.1, any free port."""
-
-    @asynccontextmanager
-    async def run(asgi_app: Any) -> AsyncIterator[str]:
-        import uvicorn
-
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(asgi_app, log_level="critical", access_log=False))
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        try:
-            while not server.started:
-                if task.done():
-                    task.result()
-                await asyncio.sleep(0.01)  # uvicorn offers no startup event; this only waits for it to bind
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
-            await task
-            sock.close()
-
-    return run
+    """``async with serve_loopback(asgi_app) as origin``: the app under a real uvicorn on 127.0.0.1, in this event
+    loop (see :class:`tests.support.Loopback`)."""
+    return lambda asgi_app: Loopback(asgi_app, log_level="critical", access_log=False)

@@ -37,7 +37,7 @@ from hajatek_mcp.api import (
     verify_signature,
 )
 from hajatek_mcp.api.webhooks import SIGNATURE_HEADER
-from tests.conftest import CountingTransport
+from tests.support import CountingTransport, oldest, sandbox_http
 
 PLANS = {"sk_sandbox_starter": "starter", "sk_sandbox_pro": "pro", "sk_sandbox_business": "business"}
 
@@ -166,13 +166,21 @@ def queries(link: CountingTransport) -> list[dict[str, str]]:
     return [dict(r.url.params) for r in link.sent]
 
 
+async def oldest_id(app, listing: str) -> str:
+    """The id of the oldest product or order, read from the sandbox's API beside the client under test."""
+    async with sandbox_http(app) as http:
+        return str((await oldest(http, f"/v1/{listing}", listing))["id"])
+
+
 async def test_find_product_asks_again_the_page_that_last_showed_it_and_gets_its_current_state(
     app, make_hajatek
 ) -> None:
     link = CountingTransport(app)
     hajatek = make_hajatek(app, transport=link)
     listed = (await hajatek.list_products(category="perfumes-oud", page=2, limit=5)).items[-1]
-    app.state.sandbox.store.db.execute("UPDATE products SET price = 1234 WHERE id = ?", (listed.id,))
+    async with sandbox_http(app) as someone_else:  # the merchant, in the store's dashboard
+        repriced = await someone_else.put(f"/v1/products/{listed.id}", json={"price": 12.34})
+        assert repriced.status_code == 200, repriced.text
     link.sent.clear()
 
     found = await hajatek.find_product(listed.id)
@@ -184,7 +192,7 @@ async def test_find_product_asks_again_the_page_that_last_showed_it_and_gets_its
 async def test_find_product_walks_the_listing_for_a_product_never_listed(app, make_hajatek) -> None:
     link = CountingTransport(app)
     hajatek = make_hajatek(app, transport=link)
-    oldest = app.state.sandbox.store.db.query_one("SELECT id FROM products ORDER BY created_at, id LIMIT 1")["id"]
+    oldest = await oldest_id(app, "products")
 
     found = await hajatek.find_product(oldest)
 
@@ -198,7 +206,7 @@ async def test_find_product_walks_the_listing_for_a_product_never_listed(app, ma
 async def test_find_product_searches_by_the_name_an_order_line_gave_a_product(app, make_hajatek) -> None:
     link = CountingTransport(app)
     hajatek = make_hajatek(app, transport=link)
-    oldest_order = app.state.sandbox.store.db.query_one("SELECT id FROM orders ORDER BY created_at, id LIMIT 1")["id"]
+    oldest_order = await oldest_id(app, "orders")
     line = (await hajatek.get_order(oldest_order)).items[0]
     link.sent.clear()
 
@@ -211,7 +219,7 @@ async def test_find_product_searches_by_the_name_an_order_line_gave_a_product(ap
 async def test_find_product_walks_at_most_max_pages_and_says_so(app, make_hajatek) -> None:
     link = CountingTransport(app)
     hajatek = make_hajatek(app, transport=link)
-    oldest = app.state.sandbox.store.db.query_one("SELECT id FROM products ORDER BY created_at, id LIMIT 1")["id"]
+    oldest = await oldest_id(app, "products")
 
     with pytest.raises(LookupLimitError, match=f"{oldest} is not among the newest 200 products") as caught:
         await hajatek.find_product(oldest, max_pages=2)

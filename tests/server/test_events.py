@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import socket
-import sqlite3
 import time
 import warnings
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, closing
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,6 @@ import anyio
 import httpx2
 import mcp
 import pytest
-import uvicorn
 from mcp import Client, types
 from mcp.server.mcpserver import MCPServer
 from mcp.types import TextResourceContents
@@ -25,8 +22,7 @@ from starlette.applications import Starlette
 
 from hajatek_mcp.api import sign
 from hajatek_mcp.server import HajatekServer
-from tests.conftest import CANARY_WEBHOOK_SECRET, FakeClock
-from tests.server.conftest import text
+from tests.support import CANARY_WEBHOOK_SECRET, FakeClock, Loopback, stored_event_ids, text
 
 SECRET = CANARY_WEBHOOK_SECRET
 
@@ -47,21 +43,8 @@ def signed(payload: dict[str, Any] | bytes, secret: str = SECRET) -> tuple[bytes
 @asynccontextmanager
 async def receiver(server: HajatekServer) -> AsyncIterator[str]:
     """The server's webhook routes served by uvicorn on 127.0.0.1, in this event loop (as the CLI serves them)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(Starlette(routes=server.webhook_routes), log_config=None, access_log=False,
-                            lifespan="off")  # fmt: skip
-    web = uvicorn.Server(config)
-    async with anyio.create_task_group() as tasks:
-        tasks.start_soon(web.serve, [sock])
-        with anyio.fail_after(10):
-            while not web.started:  # noqa: ASYNC110  # uvicorn offers a flag, not an event
-                await anyio.sleep(0.01)
-        try:
-            yield f"http://127.0.0.1:{sock.getsockname()[1]}/webhooks/hajatek"
-        finally:
-            web.should_exit = True
-    sock.close()
+    async with Loopback(Starlette(routes=server.webhook_routes), access_log=False, lifespan="off") as origin:
+        yield f"{origin}/webhooks/hajatek"
 
 
 @pytest.fixture
@@ -208,9 +191,7 @@ async def test_1000_events_from_20_concurrent_senders_end_as_the_distinct_set(
         newest = await inbox(client)
     assert statuses == [200] * 1000
     assert len(newest) == 100
-    with closing(sqlite3.connect(tmp_path / "events.db")) as db:
-        stored = [row[0] for row in db.execute("SELECT id FROM events")]
-    assert sorted(stored) == ids
+    assert sorted(await stored_event_ids(tmp_path)) == ids
 
 
 def test_without_a_secret_no_receiver_is_served_and_the_server_says_why(

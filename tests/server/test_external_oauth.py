@@ -2,63 +2,25 @@
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable
 from typing import Any
 
+import anyio
 import httpx2
-import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import MCPServer
-from pydantic import SecretStr
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
-from hajatek_mcp.server import ExternalIssuer
 from hajatek_mcp.server.http import HttpSecurity, http_app
-from tests.server.conftest import text
-from tests.server.test_http_security import serving
-
-CLIENT_SECRET = "introspection-secret-9f2c"
-
-
-def bound() -> socket.socket:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-@pytest.fixture
-def identity_provider() -> Iterator[tuple[str, dict[str, dict[str, Any]]]]:
-    """A minimal external authorization server: only the introspection endpoint, with client authentication."""
-    tokens: dict[str, dict[str, Any]] = {}
-
-    async def introspect(request: Request) -> JSONResponse:
-        auth = request.headers.get("authorization", "")
-        import base64
-
-        if auth != "Basic " + base64.b64encode(f"hajatek-mcp:{CLIENT_SECRET}".encode()).decode():
-            return JSONResponse({"error": "invalid_client"}, status_code=401)
-        form = await request.form()
-        return JSONResponse(tokens.get(str(form.get("token")), {"active": False}))
-
-    app = Starlette(routes=[Route("/introspect", introspect, methods=["POST"])])
-    with serving(app, bound()) as url:
-        yield url, tokens
+from tests.support import IdentityProvider, Loopback, loopback_socket, text
 
 
 def test_external_tokens_are_checked_for_activity_audience_expiry_and_scope(
-    make_server: Callable[..., MCPServer[Any]], identity_provider: tuple[str, dict[str, dict[str, Any]]]
+    make_server: Callable[..., MCPServer[Any]], identity_provider: IdentityProvider
 ) -> None:
-    import time
-
-    import anyio
-
-    idp, tokens = identity_provider
-    sock = bound()
+    idp, tokens = identity_provider.url, identity_provider.tokens
+    sock = loopback_socket()
     public = f"http://127.0.0.1:{sock.getsockname()[1]}"
     resource = f"{public}/mcp"
     now = int(time.time())
@@ -71,8 +33,7 @@ def test_external_tokens_are_checked_for_activity_audience_expiry_and_scope(
         "revoked": {"active": False},
         "no-scope": {"active": True, "aud": resource, "scope": "", "exp": now + 600},
     })  # fmt: skip
-    external = ExternalIssuer(idp, f"{idp}/introspect", "hajatek-mcp", SecretStr(CLIENT_SECRET))
-    server = make_server(oauth_issuer=public, oauth_external=external)
+    server = make_server(oauth_issuer=public, oauth_external=identity_provider.issuer())
     app = http_app(server, "streamable-http", host="127.0.0.1", security=HttpSecurity(oauth=True))
 
     def initialize(token: str) -> int:
@@ -91,7 +52,7 @@ def test_external_tokens_are_checked_for_activity_audience_expiry_and_scope(
             write = await client.call_tool("create_product", {"name": "IdP Oud", "price": 10, "category": "oud"})
         return read.is_error, write.is_error, text(write)
 
-    with serving(app, sock):
+    with Loopback(app, sock):
         statuses = {name: initialize(name) for name in tokens}
         metadata = httpx2.get(f"{public}/.well-known/oauth-protected-resource/mcp").json()
         read_write = anyio.run(call, "good-rw")

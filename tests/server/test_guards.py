@@ -18,8 +18,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, TextResourceContents
 
 from hajatek_mcp.server import Shop
-from tests.conftest import FakeClock
-from tests.server.conftest import text
+from tests.support import CANARY_API_KEY, FakeClock, text
 
 Elicitor = Callable[[ClientRequestContext, types.ElicitRequestParams], Awaitable[types.ElicitResult]]
 
@@ -289,8 +288,6 @@ async def test_a_token_from_before_a_restart_still_works_once(
 async def test_the_api_key_is_in_no_result_and_no_audit_entry(
     make_server: Callable[..., MCPServer[Shop]], mode: str
 ) -> None:
-    from tests.conftest import CANARY_API_KEY
-
     seen: list[str] = []
     async with Client(make_server(), mode=mode) as client:  # type: ignore[arg-type]
         args, _ = await _pick_cancel(client)

@@ -1,23 +1,21 @@
 """The HTTP transports' locks: bearer token, Host and Origin checks, body limit, binding rule, no secret leaks.
 
 Each test serves ``http_app(...)`` (the real server on the in-process sandbox) with uvicorn on 127.0.0.1 in a
-thread, and talks to it over real sockets: raw HTTP for the refusals, a real MCP client in both eras for the
-accepted path. Every byte the server sends and every log record (at DEBUG) is checked for the secrets afterwards.
+thread (:class:`tests.support.Loopback`), and talks to it over real sockets: raw HTTP for the refusals, a real MCP
+client in both eras for the accepted path. Every byte the server sends and every log record (at DEBUG) is checked
+for the secrets afterwards.
 """
 
 from __future__ import annotations
 
 import logging
-import socket
-import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import ExitStack, asynccontextmanager, contextmanager
+from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx2
 import pytest
-import uvicorn
 from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
@@ -39,12 +37,12 @@ from hajatek_mcp.server.http import (
     is_loopback,
 )
 from hajatek_mcp.settings import SettingsError
-from tests.server.conftest import KEY
+from tests.support import SANDBOX_KEY, Loopback
 
 TOKEN = "canary-AUTH-TOKEN-7f3a9c2e5b1d4f6a8c0e2b4d6f8a1c3e"
 WRONG_TOKEN = "canary-WRONG-TOKEN-0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e"
 #: Never in a response or a log line: the token, a wrong token a client presented, the upstream API key.
-SECRETS = (TOKEN, WRONG_TOKEN, KEY)
+SECRETS = (TOKEN, WRONG_TOKEN, SANDBOX_KEY)
 
 INITIALIZE = {
     "jsonrpc": "2.0",
@@ -97,29 +95,6 @@ class Live:
         return self.url("/mcp" if self.transport == "streamable-http" else "/sse")
 
 
-@contextmanager
-def serving(app: ASGIApp, sock: socket.socket | None = None) -> Iterator[str]:
-    """uvicorn on 127.0.0.1 (a free port, or ``sock`` already bound) in a thread; stops when the block ends."""
-    if sock is None:
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, timeout_graceful_shutdown=3))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        for _ in range(1000):
-            if server.started or not thread.is_alive():
-                break
-            threading.Event().wait(0.01)
-        assert server.started, "uvicorn did not start"
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
-    assert not thread.is_alive(), "uvicorn did not stop"
-
-
 Serve = Callable[..., Live]
 
 
@@ -132,8 +107,8 @@ def serve(
     On teardown, checks that no secret appeared in any response or log record of the whole test.
     """
     caplog.set_level(logging.DEBUG)
-    # uvicorn's default logging config (used by other tests' servers) stops its loggers propagating; undo that here
-    # so the capture sees them, as the CLI's logging does.
+    # uvicorn's default logging config (the sandbox's own server installs it when a test runs that in process) stops
+    # its loggers propagating; undo that here so the capture sees them, as the CLI's logging does.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         caplog.set_level(logging.DEBUG, logger=name)
         for attribute, value in (("propagate", True), ("handlers", []), ("disabled", False)):
@@ -146,7 +121,7 @@ def serve(
             server = make_server()
             wire = Wire(http_app(server, transport, host="127.0.0.1", security=HttpSecurity(**security), routes=routes))
             wires.append(wire)
-            return Live(transport, servers.enter_context(serving(wire)), wire)
+            return Live(transport, servers.enter_context(Loopback(wire, timeout_graceful_shutdown=3)), wire)
 
         yield start
     sent = b"".join(bytes(wire.sent) for wire in wires)

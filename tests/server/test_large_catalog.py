@@ -17,8 +17,7 @@ from hajatek_mcp.api import HajatekClient
 from hajatek_mcp.server import ServerOptions, build_server
 from hajatek_mcp.server import guards as guards_module
 from hajatek_mcp.server import resources as resources_module
-from tests.conftest import CountingTransport
-from tests.server.conftest import SANDBOX_KEY
+from tests.support import SANDBOX_KEY, CountingTransport, oldest, sandbox_http
 
 
 @pytest.fixture
@@ -128,19 +127,20 @@ async def test_a_guard_asks_the_agent_to_search_for_a_product_beyond_its_lookup_
     sandbox_app: Starlette, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
     monkeypatch.setattr(guards_module, "LOOKUP_PAGES", 1)  # stands for 20 pages (2,000 products) on a large store
-    oldest = sandbox_app.state.sandbox.store.db.query_one("SELECT id, sku FROM products ORDER BY created_at LIMIT 1")
+    async with sandbox_http(sandbox_app) as http:
+        oldest_product = await oldest(http, "/v1/products", "products")
     link = CountingTransport(sandbox_app)
-    cut = {"product_id": oldest["id"], "price": 1}
+    cut = {"product_id": oldest_product["id"], "price": 1}
     async with client_on(link, mode) as client:
         refused = await client.call_tool("update_product", cut)
         looked = len(link.sent)
-        await client.call_tool("list_products", {"search": oldest["sku"]})
+        await client.call_tool("list_products", {"search": oldest_product["sku"]})
         link.sent.clear()
         preview = await client.call_tool("update_product", cut)
         audit = await read(client, "hajatek://audit")
     assert refused.is_error
     message = " ".join(getattr(block, "text", "") for block in refused.content)
-    assert f"{oldest['id']} is not among the newest 100 products" in message
+    assert f"{oldest_product['id']} is not among the newest 100 products" in message
     assert "Find it with list_products (search by its name or SKU), then repeat this call" in message
     assert "Nothing was changed" in message
     assert looked == 1, "one page of 100: the bound"
@@ -149,7 +149,7 @@ async def test_a_guard_asks_the_agent_to_search_for_a_product_beyond_its_lookup_
     assert preview.structured_content["outcome"] in {"confirmation_required", "done"}
     assert len(link.sent) == 1, "found through the search's page"
     first = audit["entries"][-1]  # newest first: the refusal is the oldest entry
-    assert (first["tool"], first["outcome"], first["target"]) == ("update_product", "failed", oldest["id"])
+    assert (first["tool"], first["outcome"], first["target"]) == ("update_product", "failed", oldest_product["id"])
 
 
 async def test_keystrokes_that_arrive_together_share_one_read_of_the_categories(

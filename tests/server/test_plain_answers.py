@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.server.conftest import Connect, text
+from tests.support import Connect, text
 
 WRITE_TOOLS = ("create_product", "update_product", "delete_product", "update_order_status")
 
