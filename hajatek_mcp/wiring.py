@@ -99,7 +99,7 @@ async def sandbox_client(
     """The in-process sandbox (kept in ``db_path``); its signed webhooks go to ``receiver`` when there is one."""
     import httpx2  # noqa: PLC0415
 
-    from hajatek_mcp.sandbox import SandboxConfig, create_app  # noqa: PLC0415  # only --sandbox pays for it
+    from hajatek_mcp.sandbox import InProcessTransport, SandboxConfig, create_app  # noqa: PLC0415  # --sandbox only
     from hajatek_mcp.server.events import WEBHOOK_PATH  # noqa: PLC0415
 
     loop_back = secret is not None and bool(receiver)
@@ -118,7 +118,8 @@ async def sandbox_client(
             store_id=SANDBOX_STORE,
             base_url="http://sandbox.local/v1",
             plan="pro",
-            transport=httpx2.ASGITransport(app=app),
+            # each answer once the webhooks it caused reached the receiver: a one-shot `call` ends after its events
+            transport=InProcessTransport(app),
         ) as client,
     ):
         yield client

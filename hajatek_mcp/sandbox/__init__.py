@@ -12,6 +12,7 @@ from .config import API_KEYS, STORE_ID, SandboxConfig
 from .core import Sandbox
 from .faults import ConnectionDropped, Fault, FaultInjector, FaultMode
 from .server import banner, base_url, serve
+from .webhooks import InProcessTransport
 
 __all__ = [
     "API_KEYS",
@@ -20,6 +21,7 @@ __all__ = [
     "Fault",
     "FaultInjector",
     "FaultMode",
+    "InProcessTransport",
     "Sandbox",
     "SandboxConfig",
     "banner",

@@ -71,11 +71,25 @@ def methods(**handlers: Endpoint) -> Endpoint:
     return endpoint
 
 
+#: The assumed fields of each resource, left out with ``SandboxConfig(assumed_fields=False)``.
+_ASSUMED = {"orders": ("customer_name", "status_history"), "customers": ("name_ar",)}
+
+
 class Api:
     """Handlers of the ``/v1`` routes."""
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.store = sandbox.store
+        self.assumed_fields = sandbox.config.assumed_fields
+
+    def _shown(self, kind: str, item: dict[str, Any]) -> dict[str, Any]:
+        """``item`` as served: without the assumed fields when they are switched off."""
+        if self.assumed_fields:
+            return item
+        return {key: value for key, value in item.items() if key not in _ASSUMED[kind]}
+
+    def _page(self, kind: str, page: Page) -> Page:
+        return Page([self._shown(kind, item) for item in page.items], page.total)
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -132,23 +146,23 @@ class Api:
         page = self.store.list_orders(
             page=query.get("page", 1), limit=query.get("limit", DEFAULT_LIMIT), status=query.get("status")
         )
-        return _listing("orders", page, query)
+        return _listing("orders", self._page("orders", page), query)
 
     async def get_order(self, request: Request) -> Response:
         _query(request)
-        return json_response(self.store.get_order(request.path_params["order_id"]))
+        return json_response(self._shown("orders", self.store.get_order(request.path_params["order_id"])))
 
     async def set_order_status(self, request: Request) -> Response:
         _query(request)
         order_id = request.path_params["order_id"]
         self.store.get_order(order_id)  # an unknown order is 404 before its body is judged
-        status = order_status_body(await read_json_object(request), ORDER_STATUSES)
-        return json_response(self.store.set_order_status(order_id, status))
+        status, note = order_status_body(await read_json_object(request), ORDER_STATUSES)
+        return json_response(self._shown("orders", self.store.set_order_status(order_id, status, note)))
 
     async def list_customers(self, request: Request) -> Response:
         query = _query(request, **PAGING)
         page = self.store.list_customers(page=query.get("page", 1), limit=query.get("limit", DEFAULT_LIMIT))
-        return _listing("customers", page, query)
+        return _listing("customers", self._page("customers", page), query)
 
     async def analytics_summary(self, request: Request) -> Response:
         query = _query(request, period=choice(tuple(PERIODS)))

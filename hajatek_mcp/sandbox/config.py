@@ -66,6 +66,10 @@ class SandboxConfig:
     """Requests per window for each plan; ``None`` is unlimited (and sends no ``X-RateLimit-*`` headers)."""
     low_stock_threshold: int = 5
     """``inventory.low`` fires when a product's stock falls from at least this value to below it."""
+    assumed_fields: bool = True
+    """Serve the fields docs/api.md marks assumed beyond the reference's shapes: orders' ``customer_name`` and
+    ``status_history``, customers' ``name_ar``. False leaves them out (the narrowest reading), to test what a client
+    works out when the real API sends none of them."""
     clock: Callable[[], float] = time.time
     """Seconds as a float: drives rate-limit windows and, from ``now``, sandbox time. With ``now=None`` it must be
     Unix time (sandbox time is then ``clock()`` itself). Tests inject a fake."""

@@ -2,9 +2,10 @@
 
 It owns the database and store, the fault injector, the rate limiter, the webhook dispatcher and the activity
 simulator. Constructing it opens the database and seeds it if empty; entering it (``async with sandbox``, done by
-the app's lifespan under uvicorn) starts live activity; :meth:`aclose` stops everything and closes the database.
-In process through ``httpx2.ASGITransport`` the lifespan does not run: use ``async with app.state.sandbox:`` when
-you need activity, and ``await app.state.sandbox.aclose()`` when done.
+the app's lifespan under uvicorn) resumes the webhook deliveries an earlier run left unfinished and starts live
+activity; :meth:`aclose` stops everything and closes the database. In process through ``httpx2.ASGITransport`` the
+lifespan does not run: use ``async with app.state.sandbox:`` when you need activity, and ``await
+app.state.sandbox.aclose()`` when done.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Sandbox:
         self.limiter = RateLimiter(config.rate_window, config.clock)
         self.activity = ActivitySimulator(self.store, seed=config.seed, rate=config.activity, sleep=sleep)
         self._activity_task: asyncio.Task[int] | None = None
+        self._resumed = False
         self._closed = False
 
     def reset(self, seed: int | None = None) -> None:
@@ -59,7 +61,11 @@ class Sandbox:
         self.limiter.reset()
 
     def start(self) -> None:
-        """Start live activity if configured (needs a running event loop). Idempotent."""
+        """Resume the webhook deliveries an earlier run left unfinished, and start live activity if configured (needs
+        a running event loop). Idempotent."""
+        if not self._resumed:
+            self._resumed = True
+            self.webhooks.resume(self.now())
         if self.config.activity > 0 and self._activity_task is None:
             task = asyncio.get_running_loop().create_task(self.activity.run(), name="sandbox activity")
             task.add_done_callback(_log_crash)

@@ -1,27 +1,32 @@
 """The SQLite database behind the sandbox: schema, one shared connection, transactions that collect events.
 
-One connection serves the whole app (``check_same_thread=False``), guarded by a lock: every statement is a few
-milliseconds at most, so running them on the event loop is simpler than a thread pool and keeps the state
-consistent. Events are written in the same transaction as the change that caused them and handed to the listener
-(the webhook dispatcher) only after the commit.
+The file is opened by the storage seam (:class:`~hajatek_mcp.storage.sqlite.SQLite`) like every state file: WAL,
+``synchronous=FULL``, ``busy_timeout``, foreign keys, and a schema versioned in ``PRAGMA user_version``. One
+connection serves the whole app, guarded by a lock: every statement is a few milliseconds at most, so running them
+on the event loop is simpler than a thread pool and keeps the state consistent. Events are written in the same
+transaction as the change that caused them and handed to the listener (the webhook dispatcher) only after the commit.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
+
+from hajatek_mcp.storage import sqlite as storage
+from hajatek_mcp.storage.files import SANDBOX_DB_FIX
 
 from .values import event_id, iso
 
-__all__ = ["Database", "Event", "Transaction"]
+__all__ = ["SCHEMA", "Database", "Event", "Transaction"]
 
-SCHEMA = """
+# Released migrations are never edited, only appended. Migration 1 is the schema of the releases before versioning,
+# each statement IF NOT EXISTS: a file they wrote (its tables there, user_version 0) is adopted as it is.
+_TABLES_BEFORE_VERSIONS = """
 CREATE TABLE IF NOT EXISTS store (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, name_ar TEXT NOT NULL, currency TEXT NOT NULL, country TEXT NOT NULL,
     timezone TEXT NOT NULL, email TEXT NOT NULL, domain TEXT NOT NULL, created_at TEXT NOT NULL,
@@ -58,7 +63,18 @@ CREATE TABLE IF NOT EXISTS events (
 );
 """
 
-TABLES = ("store", "counters", "products", "customers", "orders", "order_items", "events")
+# Migration 2: each order's status changes with their notes (docs/api.md, assumed). Orders of an older file have none
+# recorded; their history is derived from their status and times when read (hajatek_mcp/sandbox/history.py).
+_ORDER_HISTORY = """
+CREATE TABLE order_history (
+    order_id TEXT NOT NULL, position INTEGER NOT NULL, status TEXT NOT NULL, at TEXT NOT NULL, note TEXT,
+    PRIMARY KEY (order_id, position)
+) WITHOUT ROWID;
+"""
+
+SCHEMA = storage.Schema("the sandbox store", (_TABLES_BEFORE_VERSIONS, _ORDER_HISTORY), fix=SANDBOX_DB_FIX)
+
+TABLES = ("store", "counters", "products", "customers", "orders", "order_items", "order_history", "events")
 
 
 @dataclass(frozen=True)
@@ -72,9 +88,9 @@ class Event:
 
 @dataclass
 class Transaction:
-    """An open write transaction: the cursor-like connection, the events emitted so far, and the id sequences."""
+    """An open write transaction: its statements (``sql``), the events emitted so far, and the id sequences."""
 
-    conn: sqlite3.Connection
+    sql: storage.Transaction
     now: datetime
     delivery: str
     events: list[Event] = field(default_factory=list)
@@ -84,7 +100,7 @@ class Transaction:
         eid = event_id()
         payload = {"id": eid, "type": type_, "created_at": iso(self.now), "data": data}
         text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-        self.conn.execute(
+        self.sql.execute(
             "INSERT INTO events (id, type, created_at, body, delivery) VALUES (?, ?, ?, ?, ?)",
             (eid, type_, payload["created_at"], text, self.delivery),
         )
@@ -92,91 +108,71 @@ class Transaction:
 
     def next_id(self, kind: str) -> int:
         """The next number of a deterministic id sequence (``product``, ``customer``, ``order``)."""
-        self.conn.execute(
+        self.sql.execute(
             "INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1",
             (kind,),
         )
-        row = self.conn.execute("SELECT value FROM counters WHERE name = ?", (kind,)).fetchone()
+        row = self.sql.one("SELECT value FROM counters WHERE name = ?", (kind,))
+        assert row is not None  # noqa: S101 -- the statement above wrote it
         return int(row[0])
 
 
 class Database:
-    """One SQLite connection with a lock, the schema, and :meth:`write` transactions."""
+    """The sandbox's SQLite file (``path``: ``":memory:"`` or a file name) and its :meth:`write` transactions.
+
+    Rows are :class:`~hajatek_mcp.storage.sqlite.Record`: ``row["name"]`` as well as ``row[0]``.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._lock = threading.RLock()
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._conn.row_factory = sqlite3.Row
-        # Unicode-aware case folding for search (SQLite's lower() only folds ASCII).
-        self._conn.create_function("casefold", 1, _casefold, deterministic=True)
-        if path != ":memory:" and not path.startswith("file::memory:"):
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(SCHEMA)
+        # casefold(): Unicode-aware case folding for search (SQLite's lower() only folds ASCII).
+        file = None if path == ":memory:" else Path(path)
+        self._file = storage.SQLite(file, SCHEMA, functions={"casefold": _casefold})
         self.listener: Callable[[list[Event]], None] | None = None
         self.delivery_state = "disabled"
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._file.close()
 
-    def query(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[storage.Record]:
+        return self._file.read(lambda statements: statements.records(sql, params))
 
-    def query_one(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> sqlite3.Row | None:
-        with self._lock:
-            row: sqlite3.Row | None = self._conn.execute(sql, params).fetchone()
-            return row
+    def query_one(self, sql: str, params: Sequence[Any] = ()) -> storage.Record | None:
+        return self._file.read(lambda statements: statements.record(sql, params))
 
-    def execute(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> None:
-        """One statement in its own implicit transaction (used for delivery bookkeeping)."""
-        with self._lock:
-            self._conn.execute(sql, params)
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """One statement in its own transaction (used for delivery bookkeeping)."""
+        with self._file.transaction() as statements:
+            statements.execute(sql, params)
 
     @contextmanager
     def write(self, now: datetime) -> Iterator[Transaction]:
         """A write transaction; on success commits, then hands the emitted events to :attr:`listener`."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            tx = Transaction(self._conn, now, self.delivery_state)
-            try:
-                yield tx
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with self._file.transaction() as statements:
+            tx = Transaction(statements, now, self.delivery_state)
+            yield tx
         if tx.events and self.listener is not None:
             self.listener(tx.events)
 
     def wipe(self) -> None:
         """Delete every row of every table (used before reseeding)."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+        with self._file.transaction() as statements:
             for table in TABLES:
-                self._conn.execute(f"DELETE FROM {table}")  # noqa: S608 -- table names are constants above
-            self._conn.execute("COMMIT")
+                statements.execute(f"DELETE FROM {table}")  # noqa: S608 -- table names are constants above
 
-    def bulk_insert(self, table: str, rows: list[tuple[Any, ...]]) -> None:
-        """Insert many rows at once (the seed). Runs inside the caller's transaction when there is one."""
+    def bulk_insert(self, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert many rows at once (the seed). Runs inside the caller's :meth:`bulk` transaction when there is one."""
         if not rows:
             return
         marks = ", ".join("?" * len(rows[0]))
-        with self._lock:
-            self._conn.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)  # noqa: S608 -- constant names
+        with self._file.transaction() as statements:  # inside bulk(): a savepoint of its transaction
+            statements.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)  # noqa: S608 -- constant names
 
     @contextmanager
     def bulk(self) -> Iterator[None]:
         """One transaction around many :meth:`bulk_insert` calls."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with self._file.transaction():
+            yield
 
 
 def _casefold(value: object) -> str | None:

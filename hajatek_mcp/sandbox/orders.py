@@ -4,21 +4,24 @@ Functions over an open :class:`~hajatek_mcp.sandbox.db.Transaction`, or the :cla
 for reads; :class:`~hajatek_mcp.sandbox.store.Store` wraps them in transactions. The lifecycle is the one table of
 :mod:`hajatek_mcp.api.models`, shared with the client; stock moves through :mod:`~hajatek_mcp.sandbox.stock`.
 Totals follow docs/api.md: ``subtotal = Σ quantity × price``, ``vat`` = 15 % of ``subtotal + shipping`` rounded
-half-up, ``total = subtotal + shipping + vat``.
+half-up, ``total = subtotal + shipping + vat``. An order also shows (docs/api.md, assumed) its customer's name
+(``customer_name``: the sandbox cannot rename a customer, so their name now is their name at order time) and its
+``status_history`` (:mod:`~hajatek_mcp.sandbox.history`), the note of each change in its step.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hajatek_mcp.api.models import ORDER_TRANSITIONS
+from hajatek_mcp.storage.sqlite import Record
 
-from . import stock
+from . import history, stock
 from .config import STORE_ID
 from .db import Database, Transaction
 from .errors import Conflict, InvalidTransition, NotFound, ValidationFailed
+from .history import Query
 from .values import CURRENCY, amount, iso, shipping_for, vat_for
 
 __all__ = ["attach_items", "get_order", "place", "row_dict", "set_status"]
@@ -27,15 +30,18 @@ MAX_LINES = 20
 MAX_QUANTITY = 100
 
 
-def row_dict(row: sqlite3.Row) -> dict[str, Any]:
-    return {key: row[key] for key in row.keys()}  # noqa: SIM118 -- sqlite3.Row is not iterable by key
+def row_dict(row: Record) -> dict[str, Any]:
+    return {key: row[key] for key in row.keys()}  # noqa: SIM118 -- a Record iterates its values, not its keys
 
 
-def _order_json(row: Mapping[str, Any], items: list[dict[str, Any]]) -> dict[str, Any]:
+def _order_json(
+    row: Mapping[str, Any], items: list[dict[str, Any]], customer_name: str | None, steps: list[history.Step]
+) -> dict[str, Any]:
     return {
         "id": row["id"],
         "store_id": STORE_ID,
         "customer_id": row["customer_id"],
+        "customer_name": customer_name,
         "status": row["status"],
         "currency": CURRENCY,
         "items": items,
@@ -46,13 +52,14 @@ def _order_json(row: Mapping[str, Any], items: list[dict[str, Any]]) -> dict[str
         "shipping_address": {"city": row["city"], "country": "SA"},
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
+        "status_history": steps,
     }
 
 
-def _items_by_order(conn: Database | sqlite3.Connection, order_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+def _items_by_order(query: Query, order_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
     marks = ", ".join("?" * len(order_ids))
     sql = f"SELECT * FROM order_items WHERE order_id IN ({marks}) ORDER BY order_id, position"  # noqa: S608
-    rows = conn.query(sql, list(order_ids)) if isinstance(conn, Database) else conn.execute(sql, order_ids).fetchall()
+    rows = query(sql, order_ids)
     grouped: dict[str, list[dict[str, Any]]] = {order_id: [] for order_id in order_ids}
     for item in rows:
         grouped[item["order_id"]].append(
@@ -66,12 +73,22 @@ def _items_by_order(conn: Database | sqlite3.Connection, order_ids: Sequence[str
     return grouped
 
 
+def _customer_names(query: Query, customer_ids: Sequence[str]) -> dict[str, str]:
+    unique = list(dict.fromkeys(customer_ids))
+    marks = ", ".join("?" * len(unique))
+    rows = query(f"SELECT id, name FROM customers WHERE id IN ({marks})", unique)  # noqa: S608 -- marks only
+    return {row["id"]: row["name"] for row in rows}
+
+
 def attach_items(db: Database, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Order rows of one page → order objects with their line items (one query for the page)."""
+    """Order rows of one page → order objects with their line items, customer names and histories (three queries
+    for the page)."""
     if not rows:
         return []
-    items = _items_by_order(db, [row["id"] for row in rows])
-    return [_order_json(row, items[row["id"]]) for row in rows]
+    items = _items_by_order(db.query, [row["id"] for row in rows])
+    names = _customer_names(db.query, [row["customer_id"] for row in rows])
+    steps = history.histories(db.query, rows)
+    return [_order_json(row, items[row["id"]], names.get(row["customer_id"]), steps[row["id"]]) for row in rows]
 
 
 def get_order(db: Database, order_id: str) -> dict[str, Any]:
@@ -82,8 +99,9 @@ def get_order(db: Database, order_id: str) -> dict[str, Any]:
 
 
 def _emit_order_event(tx: Transaction, type_: str, order_id: str) -> None:
-    row = tx.conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone()
-    items = _items_by_order(tx.conn, [order_id])[order_id]
+    row = tx.sql.record("SELECT * FROM orders WHERE id = ?", (order_id,))
+    assert row is not None  # noqa: S101 -- written in this transaction
+    items = _items_by_order(tx.sql.records, [order_id])[order_id]
     data = {
         "order_id": order_id,
         "store_id": STORE_ID,
@@ -100,7 +118,7 @@ def place(
 ) -> str:
     """Insert an order for ``lines`` of ``(product_id, quantity)``; returns its id. Fires ``order.created``, then
     ``inventory.low`` for each product it takes below ``low_stock_threshold``."""
-    customer = tx.conn.execute("SELECT * FROM customers WHERE id = ?", (customer_id,)).fetchone()
+    customer = tx.sql.record("SELECT * FROM customers WHERE id = ?", (customer_id,))
     if customer is None:
         raise NotFound(f"Customer {customer_id} not found.", param="customer_id")
     if not 1 <= len(lines) <= MAX_LINES:
@@ -109,7 +127,7 @@ def place(
         raise ValidationFailed("items", "Each product may appear once per order; add up the quantities instead.")
     priced = []
     for product_id, quantity in lines:
-        product = tx.conn.execute("SELECT * FROM products WHERE id = ?", (product_id,)).fetchone()
+        product = tx.sql.record("SELECT * FROM products WHERE id = ?", (product_id,))
         if product is None:
             raise NotFound(f"Product {product_id} not found.", param="items")
         if product["status"] != "active":
@@ -124,7 +142,7 @@ def place(
     shipping = shipping_for(subtotal)
     vat = vat_for(subtotal + shipping)
     stamp = iso(tx.now)
-    tx.conn.execute(
+    tx.sql.execute(
         "INSERT INTO orders VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
         (
             order_id,
@@ -138,19 +156,21 @@ def place(
             stamp,
         ),
     )
-    tx.conn.executemany(
+    tx.sql.executemany(
         "INSERT INTO order_items VALUES (?, ?, ?, ?, ?, ?)",
         [(order_id, n, p["id"], p["name"], q, p["price"]) for n, (p, q) in enumerate(priced)],
     )
+    history.record_placed(tx, order_id)
     _emit_order_event(tx, "order.created", order_id)
     for product, quantity in priced:
         stock.take_stock(tx, product, quantity, low_stock_threshold)
     return order_id
 
 
-def set_status(tx: Transaction, order_id: str, status: str) -> None:
-    """Move an order to ``status``. The same status is a no-op; cancelling restocks. Fires the events."""
-    row = tx.conn.execute("SELECT status FROM orders WHERE id = ?", (order_id,)).fetchone()
+def set_status(tx: Transaction, order_id: str, status: str, note: str | None = None) -> None:
+    """Move an order to ``status``, keeping ``note`` in the history's new step. The same status is a no-op (its note
+    is not kept); cancelling restocks. Fires the events."""
+    row = tx.sql.record("SELECT id, status, created_at, updated_at FROM orders WHERE id = ?", (order_id,))
     if row is None:
         raise NotFound(f"Order {order_id} not found.", param="id")
     current: str = row["status"]
@@ -164,7 +184,8 @@ def set_status(tx: Transaction, order_id: str, status: str) -> None:
         raise InvalidTransition(f"Order {order_id} is {current}; it can move to {options}, not {status}.")
     if status == "cancelled":
         stock.restock_order(tx, order_id)
-    tx.conn.execute("UPDATE orders SET status = ?, updated_at = ? WHERE id = ?", (status, iso(tx.now), order_id))
+    history.record_change(tx, row_dict(row), status, note)
+    tx.sql.execute("UPDATE orders SET status = ?, updated_at = ? WHERE id = ?", (status, iso(tx.now), order_id))
     _emit_order_event(tx, "order.updated", order_id)
     if current == "pending" and status == "processing":
         _emit_order_event(tx, "payment.completed", order_id)

@@ -3,6 +3,8 @@
 :func:`generate` is a pure function of ``(seed, now)``: one ``random.Random(seed)`` drives every choice and every
 timestamp is an offset from ``now``, so two sandboxes with the same seed and ``now`` hold identical data. Ids follow
 creation time (``prod_0001`` is the oldest product). Stock is the stock *today* (history already taken out of it).
+Nothing else is drawn: a customer's Arabic name follows from their name (:func:`arabic_name`), an order's status
+history from its status and times (:func:`hajatek_mcp.sandbox.history.derived`), so adding them changed no draw.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from typing import Any
 
 from .config import STORE_ID
 from .db import Database
-from .seed_data import CATEGORIES, CITIES, FAMILY_NAMES, FEMALE_NAMES, MALE_NAMES, STORE
+from .seed_data import CATEGORIES, CITIES, FAMILY_NAMES, FEMALE_NAMES, MALE_NAMES, NAMES_AR, STORE
 from .values import iso, shipping_for, vat_for
 
-__all__ = ["SeedData", "generate", "load"]
+__all__ = ["SeedData", "arabic_name", "generate", "load"]
 
 PRODUCTS_PER_CATEGORY = 28
 CUSTOMERS = 320
@@ -115,6 +117,15 @@ def _customers(rng: random.Random, now: datetime) -> list[tuple[Any, ...]]:
         email = f"{first.lower()}.{family.lower().replace('-', '')}{n}@example.sa"
         rows.append((f"cus_{n:04d}", f"{first} {family}", email, phone, city, iso(created)))
     return rows
+
+
+def arabic_name(name: str) -> str | None:
+    """The Arabic spelling of a customer's name made of the seed's first and family names (``Noura Al-Qahtani`` →
+    ``نورة القحطاني``); None for any other name."""
+    first, _, family = name.partition(" ")
+    if first in NAMES_AR and family in NAMES_AR:
+        return f"{NAMES_AR[first]} {NAMES_AR[family]}"
+    return None
 
 
 def _status_for(rng: random.Random, age_days: float) -> str:

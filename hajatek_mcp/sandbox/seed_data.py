@@ -1,14 +1,25 @@
 """The raw material of the demo store "Souq Al-Noor" (سوق النور): catalogue, people, places.
 
 Plain data, no logic; :mod:`hajatek_mcp.sandbox.seed` combines it deterministically. Product names come in English
-and Arabic; every item has a price range in SAR and is combined with variants (colour, size, pack).
+and Arabic; every item has a price range in SAR and is combined with variants (colour, size, pack). People's names
+come in English, with each first and family name's Arabic spelling in :data:`NAMES_AR`.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["CATEGORIES", "CITIES", "FAMILY_NAMES", "FEMALE_NAMES", "MALE_NAMES", "STORE", "Category", "Item"]
+__all__ = [
+    "CATEGORIES",
+    "CITIES",
+    "FAMILY_NAMES",
+    "FEMALE_NAMES",
+    "MALE_NAMES",
+    "NAMES_AR",
+    "STORE",
+    "Category",
+    "Item",
+]
 
 
 class Item(NamedTuple):
@@ -217,6 +228,30 @@ FAMILY_NAMES = (
     "Al-Yami", "Al-Balawi", "Al-Tamimi", "Al-Sulami", "Al-Omari", "Al-Hazmi", "Al-Faifi", "Al-Khaldi",
     "Al-Sharif", "Al-Saleh", "Al-Johani", "Al-Mohammadi", "Al-Ruwaili", "Al-Ahmari", "Bakr", "Hawsawi",
 )  # fmt: skip
+# Each first and family name above in Arabic, for customers' ``name_ar``. Some families have two English spellings of
+# one Arabic name (Al-Amri and Al-Omari, Al-Juhani and Al-Johani), as in real customer lists.
+NAMES_AR = {
+    "Abdullah": "عبدالله", "Mohammed": "محمد", "Ahmed": "أحمد", "Khalid": "خالد", "Faisal": "فيصل",
+    "Saud": "سعود", "Turki": "تركي", "Abdulaziz": "عبدالعزيز", "Omar": "عمر", "Fahad": "فهد",
+    "Sultan": "سلطان", "Nasser": "ناصر", "Yousef": "يوسف", "Majed": "ماجد", "Bandar": "بندر",
+    "Saad": "سعد", "Hamad": "حمد", "Ibrahim": "إبراهيم", "Ali": "علي", "Mansour": "منصور",
+    "Rayan": "ريان", "Ziyad": "زياد", "Talal": "طلال", "Meshal": "مشعل", "Nawaf": "نواف",
+    "Badr": "بدر", "Hassan": "حسن", "Waleed": "وليد", "Abdulrahman": "عبدالرحمن", "Saleh": "صالح",
+    "Noura": "نورة", "Sara": "سارة", "Fatimah": "فاطمة", "Aisha": "عائشة", "Reem": "ريم",
+    "Lama": "لمى", "Hessa": "حصة", "Maha": "مها", "Amal": "أمل", "Dana": "دانة",
+    "Shahad": "شهد", "Rawan": "روان", "Jawaher": "جواهر", "Latifa": "لطيفة", "Munira": "منيرة",
+    "Haya": "هيا", "Asma": "أسماء", "Lujain": "لجين", "Ghada": "غادة", "Nouf": "نوف",
+    "Abeer": "عبير", "Hind": "هند", "Razan": "رزان", "Wafa": "وفاء", "Mariam": "مريم",
+    "Joud": "جود", "Layan": "ليان", "Arwa": "أروى", "Manal": "منال", "Ruba": "ربى",
+    "Al-Qahtani": "القحطاني", "Al-Otaibi": "العتيبي", "Al-Harbi": "الحربي", "Al-Ghamdi": "الغامدي",
+    "Al-Zahrani": "الزهراني", "Al-Dosari": "الدوسري", "Al-Shehri": "الشهري", "Al-Mutairi": "المطيري",
+    "Al-Shammari": "الشمري", "Al-Anazi": "العنزي", "Al-Subaie": "السبيعي", "Al-Malki": "المالكي",
+    "Al-Rashidi": "الرشيدي", "Al-Juhani": "الجهني", "Al-Amri": "العمري", "Al-Asiri": "العسيري",
+    "Al-Yami": "اليامي", "Al-Balawi": "البلوي", "Al-Tamimi": "التميمي", "Al-Sulami": "السلمي",
+    "Al-Omari": "العمري", "Al-Hazmi": "الحازمي", "Al-Faifi": "الفيفي", "Al-Khaldi": "الخالدي",
+    "Al-Sharif": "الشريف", "Al-Saleh": "الصالح", "Al-Johani": "الجهني", "Al-Mohammadi": "المحمدي",
+    "Al-Ruwaili": "الرويلي", "Al-Ahmari": "الأحمري", "Bakr": "بكر", "Hawsawi": "هوساوي",
+}  # fmt: skip
 # (city, weight): roughly where online orders come from.
 CITIES = (
     ("Riyadh", 30),

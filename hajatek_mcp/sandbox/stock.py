@@ -9,7 +9,7 @@ the other.
 
 from __future__ import annotations
 
-import sqlite3
+from hajatek_mcp.storage.sqlite import Record
 
 from .config import STORE_ID
 from .db import Transaction
@@ -21,7 +21,7 @@ __all__ = ["check_low_stock", "check_sku", "free_sku", "restock_order", "take_st
 
 def check_sku(tx: Transaction, sku: str, product_id: str) -> None:
     """409 when another product than ``product_id`` already has ``sku``."""
-    clash = tx.conn.execute("SELECT id FROM products WHERE sku = ? AND id != ?", (sku, product_id)).fetchone()
+    clash = tx.sql.one("SELECT id FROM products WHERE sku = ? AND id != ?", (sku, product_id))
     if clash is not None:
         raise Conflict(f"SKU {sku} is already used by product {clash[0]}; SKUs are unique per store.", param="sku")
 
@@ -30,7 +30,7 @@ def free_sku(tx: Transaction, category: str, number: int) -> str:
     """A SKU no product has yet, from the category and the product number: ``DAT-0042``, else ``DAT-0042-2``..."""
     base = f"{category[:3].upper()}-{number:04d}"
     sku, suffix = base, 1
-    while tx.conn.execute("SELECT 1 FROM products WHERE sku = ?", (sku,)).fetchone() is not None:
+    while tx.sql.one("SELECT 1 FROM products WHERE sku = ?", (sku,)) is not None:
         suffix += 1
         sku = f"{base}-{suffix}"
     return sku
@@ -39,25 +39,27 @@ def free_sku(tx: Transaction, category: str, number: int) -> str:
 def check_low_stock(tx: Transaction, product_id: str, before: int, after: int, threshold: int) -> None:
     """Fire ``inventory.low`` when stock falls from at least ``threshold`` to below it."""
     if before >= threshold > after:
-        name = tx.conn.execute("SELECT name FROM products WHERE id = ?", (product_id,)).fetchone()[0]
+        found = tx.sql.one("SELECT name FROM products WHERE id = ?", (product_id,))
+        assert found is not None  # noqa: S101 -- its stock was just changed, in this transaction
+        name = found[0]
         tx.emit(
             "inventory.low",
             {"product_id": product_id, "store_id": STORE_ID, "name": name, "stock": after, "threshold": threshold},
         )
 
 
-def take_stock(tx: Transaction, product: sqlite3.Row, quantity: int, threshold: int) -> None:
+def take_stock(tx: Transaction, product: Record, quantity: int, threshold: int) -> None:
     """Take ``quantity`` of ``product`` (a ``products`` row read in this transaction) for an order."""
     after = product["stock"] - quantity
-    tx.conn.execute("UPDATE products SET stock = ?, updated_at = ? WHERE id = ?", (after, iso(tx.now), product["id"]))
+    tx.sql.execute("UPDATE products SET stock = ?, updated_at = ? WHERE id = ?", (after, iso(tx.now), product["id"]))
     check_low_stock(tx, product["id"], product["stock"], after, threshold)
 
 
 def restock_order(tx: Transaction, order_id: str) -> None:
     """Put the stock of every line of ``order_id`` back (a cancelled order). Products since deleted are skipped."""
     stamp = iso(tx.now)
-    items = tx.conn.execute("SELECT product_id, quantity FROM order_items WHERE order_id = ?", (order_id,))
-    for product_id, quantity in items.fetchall():
-        tx.conn.execute(
+    items = tx.sql.all("SELECT product_id, quantity FROM order_items WHERE order_id = ?", (order_id,))
+    for product_id, quantity in items:
+        tx.sql.execute(
             "UPDATE products SET stock = stock + ?, updated_at = ? WHERE id = ?", (quantity, stamp, product_id)
         )

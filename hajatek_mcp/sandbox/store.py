@@ -10,18 +10,19 @@ of docs/api.md.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from hajatek_mcp.storage.sqlite import Record
+
 from . import analytics, orders, stock
 from .config import STORE_ID
 from .db import Database, Event, Transaction
 from .errors import NotFound
-from .seed import SeedData, load
-from .values import CURRENCY, amount, iso
+from .seed import SeedData, arabic_name, load
+from .values import CURRENCY, amount, iso, parse_iso
 
 __all__ = ["Page", "Store"]
 
@@ -35,7 +36,7 @@ class Page(NamedTuple):
     total: int
 
 
-def product_json(row: sqlite3.Row) -> dict[str, Any]:
+def product_json(row: Record) -> dict[str, Any]:
     return {
         "id": row["id"],
         "name": row["name"],
@@ -133,8 +134,10 @@ class Store:
                 stamp,
                 stamp,
             )
-            tx.conn.execute("INSERT INTO products VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
-            product = product_json(tx.conn.execute("SELECT * FROM products WHERE id = ?", (product_id,)).fetchone())
+            tx.sql.execute("INSERT INTO products VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+            created = tx.sql.record("SELECT * FROM products WHERE id = ?", (product_id,))
+            assert created is not None  # noqa: S101 -- inserted just above
+            product = product_json(created)
             tx.emit(
                 "product.created",
                 {
@@ -152,7 +155,7 @@ class Store:
     def update_product(self, product_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
         """``PUT /products/{id}``: a partial update. Unchanged values leave ``updated_at`` alone (idempotent)."""
         with self.write() as tx:
-            row = tx.conn.execute("SELECT * FROM products WHERE id = ?", (product_id,)).fetchone()
+            row = tx.sql.record("SELECT * FROM products WHERE id = ?", (product_id,))
             if row is None:
                 raise NotFound(f"Product {product_id} not found.", param="id")
             unknown = set(fields) - set(_PRODUCT_COLUMNS)
@@ -163,19 +166,20 @@ class Store:
                 stock.check_sku(tx, changes["sku"], product_id)
             if changes:
                 assignments = ", ".join(f"{key} = ?" for key in changes)
-                tx.conn.execute(
+                tx.sql.execute(
                     f"UPDATE products SET {assignments}, updated_at = ? WHERE id = ?",  # noqa: S608 -- whitelisted
                     [*changes.values(), iso(tx.now), product_id],
                 )
             if "stock" in changes:
                 stock.check_low_stock(tx, product_id, row["stock"], changes["stock"], self.low_stock_threshold)
-            updated = tx.conn.execute("SELECT * FROM products WHERE id = ?", (product_id,)).fetchone()
+            updated = tx.sql.record("SELECT * FROM products WHERE id = ?", (product_id,))
+        assert updated is not None  # noqa: S101 -- found above, in the same transaction
         return product_json(updated)
 
     def delete_product(self, product_id: str) -> dict[str, Any]:
         """``DELETE /products/{id}``. Orders keep their line items (name and price were copied)."""
         with self.write() as tx:
-            deleted = tx.conn.execute("DELETE FROM products WHERE id = ?", (product_id,)).rowcount
+            deleted = tx.sql.execute("DELETE FROM products WHERE id = ?", (product_id,))
         if not deleted:
             raise NotFound(f"Product {product_id} not found.", param="id")
         return {"id": product_id, "deleted": True}
@@ -190,10 +194,11 @@ class Store:
     def get_order(self, order_id: str) -> dict[str, Any]:
         return orders.get_order(self.db, order_id)
 
-    def set_order_status(self, order_id: str, status: str) -> dict[str, Any]:
-        """``PUT /orders/{id}/status``: moves along the lifecycle, or 409 ``invalid_transition``."""
+    def set_order_status(self, order_id: str, status: str, note: str | None = None) -> dict[str, Any]:
+        """``PUT /orders/{id}/status``: moves along the lifecycle (``note`` kept in the history), or 409
+        ``invalid_transition``."""
         with self.write() as tx:
-            orders.set_status(tx, order_id, status)
+            orders.set_status(tx, order_id, status, note)
         return orders.get_order(self.db, order_id)
 
     def place_order(
@@ -211,9 +216,9 @@ class Store:
             " FROM orders o WHERE o.customer_id = c.id) AS spent"
         )
 
-        def customer(row: sqlite3.Row) -> dict[str, Any]:
-            keys = ("id", "name", "email", "phone", "city", "orders_count")
-            data: dict[str, Any] = {key: row[key] for key in keys}
+        def customer(row: Record) -> dict[str, Any]:
+            data: dict[str, Any] = {"id": row["id"], "name": row["name"], "name_ar": arabic_name(row["name"])}
+            data.update({key: row[key] for key in ("email", "phone", "city", "orders_count")})
             data.update(total_spent=amount(row["spent"]), created_at=row["created_at"])
             return data
 
@@ -238,6 +243,18 @@ class Store:
             result.append(event)
         return result
 
+    def undelivered(self) -> list[tuple[Event, int, datetime]]:
+        """Events whose delivery an earlier run left ``pending`` or ``retrying``, oldest first: each with its attempts
+        so far and its creation time."""
+        rows = self.db.query(
+            "SELECT id, type, body, attempts, created_at FROM events WHERE delivery IN ('pending', 'retrying')"
+            " ORDER BY seq"
+        )
+        return [
+            (Event(row["id"], row["type"], row["body"].encode("utf-8")), row["attempts"], parse_iso(row["created_at"]))
+            for row in rows
+        ]
+
     def mark_delivery(self, event: Event, status: str, attempts: int, error: str | None) -> None:
         self.db.execute(
             "UPDATE events SET delivery = ?, attempts = ?, last_error = ? WHERE id = ?",
@@ -254,7 +271,7 @@ class Store:
         params: list[Any],
         page: int,
         limit: int,
-        render: Callable[[sqlite3.Row], dict[str, Any]],
+        render: Callable[[Record], dict[str, Any]],
         columns: str = "*",
     ) -> Page:
         count = self.db.query_one(f"SELECT COUNT(*) FROM {table} {clause}", params)  # noqa: S608 -- fixed SQL parts

@@ -210,8 +210,8 @@ def product_fields(body: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
     return fields
 
 
-def order_status_body(body: Mapping[str, Any], statuses: Collection[str]) -> str:
-    """The ``status`` of ``PUT /orders/{id}/status``; ``note`` (≤ 500 characters) is checked and not stored."""
+def order_status_body(body: Mapping[str, Any], statuses: Collection[str]) -> tuple[str, str | None]:
+    """The ``status`` and ``note`` (≤ 500 characters, or null) of ``PUT /orders/{id}/status``."""
     _check_fields(body, ("status", "note"))
     status = body.get("status")
     if status is None:
@@ -221,4 +221,4 @@ def order_status_body(body: Mapping[str, Any], statuses: Collection[str]) -> str
     note = body.get("note")
     if note is not None and (not isinstance(note, str) or len(note) > 500):
         raise ValidationFailed("note", "note must be a string of at most 500 characters, or null.")
-    return str(status)
+    return str(status), note

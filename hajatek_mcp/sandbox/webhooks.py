@@ -6,6 +6,12 @@ recorded body with ``X-Hajatek-Signature`` (:func:`hajatek_mcp.api.webhooks.sign
 application/json``. A non-2xx answer or a connection error is retried after ``backoff × 2^(n-1)`` seconds (capped
 at 60) up to ``webhook_max_attempts`` attempts; the outcome is written back to the event's ``delivery`` state
 (``delivered``/``retrying``/``failed``). The API request that caused the event never waits for any of this.
+
+Deliveries a run leaves unfinished (the process ended during them) stay ``pending`` or ``retrying``; the next run that
+opens the file resumes those of the last :data:`RESUME_WITHIN` (:meth:`WebhookDispatcher.resume`), as Hajatek keeps
+retrying while a receiver is down. A receiver in the same process (``hajatek-mcp --sandbox``) reaches the sandbox
+through :class:`InProcessTransport`, whose answers wait for the first delivery attempt of the events they caused: a
+process that ends right after its call (``hajatek-mcp call --sandbox``) has its events in the inbox first.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import anyio
@@ -24,13 +31,17 @@ from .config import SandboxConfig
 from .db import Event
 
 if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
     from .store import Store
 
-__all__ = ["MAX_BACKOFF", "WebhookDispatcher"]
+__all__ = ["MAX_BACKOFF", "RESUME_WITHIN", "InProcessTransport", "WebhookDispatcher"]
 
 logger = logging.getLogger(__name__)
 MAX_BACKOFF = 60.0
 MAX_CONCURRENT_DELIVERIES = 8
+#: How old an unfinished delivery a later run still resumes (the default replay window of hajatek-mcp's receiver).
+RESUME_WITHIN = timedelta(hours=24)
 
 
 class WebhookDispatcher:
@@ -43,6 +54,8 @@ class WebhookDispatcher:
         self._store = store
         self._sleep: Callable[[float], Awaitable[None]] = config.sleep or anyio.sleep
         self._tasks: set[asyncio.Task[None]] = set()
+        self._tried: dict[asyncio.Task[None], asyncio.Event] = {}  # set once a delivery made its first attempt
+        self._started: set[str] | None = set()  # events this run started delivering before resume() (then None)
         self._client: httpx2.AsyncClient | None = None
         self._semaphore: asyncio.Semaphore | None = None
 
@@ -65,14 +78,52 @@ class WebhookDispatcher:
             logger.warning("no running event loop: %d webhook event(s) stay pending", len(events))
             return
         for event in events:
-            task = loop.create_task(self._deliver(event), name=f"webhook {event.id}")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._start(loop, event, 0)
+
+    def resume(self, now: datetime) -> int:
+        """Deliver again the events an earlier run left ``pending`` or ``retrying`` (not this run's own), if created
+        since ``now`` minus :data:`RESUME_WITHIN` (older ones become ``failed``); their attempts count on. Needs a
+        running event loop. Returns how many were resumed."""
+        if not self.enabled:
+            return 0
+        loop = asyncio.get_running_loop()
+        resumed = 0
+        for event, attempts, created_at in self._store.undelivered():
+            if self._started is not None and event.id in self._started:
+                continue
+            if created_at < now - RESUME_WITHIN:
+                error = f"not delivered when the sandbox stopped, and older than {RESUME_WITHIN}: not resumed"
+                self._store.mark_delivery(event, "failed", attempts, error)
+                continue
+            self._start(loop, event, attempts)
+            resumed += 1
+        self._started = None
+        if resumed:
+            logger.info("resuming %d webhook delivery(ies) an earlier run left unfinished", resumed)
+        return resumed
+
+    def _start(self, loop: asyncio.AbstractEventLoop, event: Event, attempted: int) -> None:
+        if self._started is not None:
+            self._started.add(event.id)
+        tried = asyncio.Event()
+        task = loop.create_task(self._deliver(event, tried, attempted), name=f"webhook {event.id}")
+        self._tasks.add(task)
+        self._tried[task] = tried
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._tried.pop(task, None)
 
     async def drain(self) -> None:
         """Wait until every delivery started so far has succeeded or given up."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def settle(self) -> None:
+        """Wait until every delivery started so far has made its first attempt (delivered, or waiting to retry)."""
+        for tried in list(self._tried.values()):
+            await tried.wait()
 
     async def aclose(self) -> None:
         """Cancel pending deliveries (their events stay ``pending``/``retrying``) and close the HTTP client."""
@@ -96,15 +147,23 @@ class WebhookDispatcher:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
         return min(MAX_BACKOFF, self._config.webhook_backoff * 2.0 ** (attempt - 1))
 
-    async def _deliver(self, event: Event) -> None:
+    async def _deliver(self, event: Event, tried: asyncio.Event, attempted: int) -> None:
+        """Up to ``webhook_max_attempts`` attempts, numbered on from ``attempted``; ``tried`` is set after the first
+        (or when the delivery ends without one)."""
+        try:
+            await self._attempts(event, tried, attempted)
+        finally:
+            tried.set()
+
+    async def _attempts(self, event: Event, tried: asyncio.Event, attempted: int) -> None:
         url, secret = self._url, self._secret
-        if url is None or secret is None:  # enqueue() only starts deliveries when both are set
+        if url is None or secret is None:  # deliveries only start when both are set
             return
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(MAX_CONCURRENT_DELIVERIES)
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, event.body)}
-        attempts = self._config.webhook_max_attempts
-        for attempt in range(1, attempts + 1):
+        attempts = attempted + self._config.webhook_max_attempts
+        for attempt in range(attempted + 1, attempts + 1):
             async with self._semaphore:
                 try:
                     response = await self._http().post(url, content=event.body, headers=headers)
@@ -121,4 +180,23 @@ class WebhookDispatcher:
                 logger.warning("webhook %s (%s) failed after %d attempts: %s", event.id, event.type, attempt, error)
                 return
             logger.info("webhook %s (%s) attempt %d failed: %s; retrying", event.id, event.type, attempt, error)
-            await self._sleep(self.backoff(attempt))
+            tried.set()
+            await self._sleep(self.backoff(attempt - attempted))
+
+
+class InProcessTransport(httpx2.AsyncBaseTransport):
+    """``httpx2.ASGITransport`` to a sandbox app in this process, whose answers come back once the webhooks their
+    request caused have had their first delivery attempt (see the module docstring). Retries stay in the background.
+    """
+
+    def __init__(self, app: Starlette) -> None:
+        self._asgi = httpx2.ASGITransport(app=app)
+        self._webhooks: WebhookDispatcher = app.state.sandbox.webhooks
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self._asgi.handle_async_request(request)
+        await self._webhooks.settle()
+        return response
+
+    async def aclose(self) -> None:
+        await self._asgi.aclose()

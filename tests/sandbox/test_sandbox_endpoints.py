@@ -15,10 +15,10 @@ PRODUCT_KEYS = {
     "created_at", "updated_at",
 }  # fmt: skip
 ORDER_KEYS = {
-    "id", "store_id", "customer_id", "status", "currency", "items", "subtotal", "shipping", "vat", "total",
-    "shipping_address", "created_at", "updated_at",
+    "id", "store_id", "customer_id", "customer_name", "status", "currency", "items", "subtotal", "shipping", "vat",
+    "total", "shipping_address", "created_at", "updated_at", "status_history",
 }  # fmt: skip
-CUSTOMER_KEYS = {"id", "name", "email", "phone", "city", "orders_count", "total_spent", "created_at"}
+CUSTOMER_KEYS = {"id", "name", "name_ar", "email", "phone", "city", "orders_count", "total_spent", "created_at"}
 STORE_KEYS = {
     "id", "name", "name_ar", "currency", "country", "timezone", "plan", "email", "domain", "created_at",
 }  # fmt: skip
