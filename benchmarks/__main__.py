@@ -26,6 +26,7 @@ from types import FrameType, ModuleType
 from typing import Any
 
 from benchmarks import (
+    agent_tasks,
     call_overhead,
     cold_start,
     context_footprint,
@@ -45,6 +46,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "http_load": http_load,
     "rate_governor": rate_governor,
     "memory": memory,
+    "agent_tasks": agent_tasks,
 }
 #: Wall-clock bound of one benchmark (seconds), full and quick; a hung benchmark fails instead of hanging CI.
 TIME_LIMIT = {False: 300, True: 90}

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -22,7 +21,8 @@ from typing import Any
 
 import anyio
 
-from benchmarks.agent_world import NOW, RIYADH, Agent, TaskError, halalas, world
+from benchmarks.agent_tasks import measure
+from benchmarks.agent_world import NOW, RIYADH, Agent, halalas
 from benchmarks.merchant_tasks import TASKS, Facts
 
 Solver = Callable[[Agent, Facts], Awaitable[Any]]
@@ -206,38 +206,11 @@ SOLVERS: dict[str, Solver] = {
 }
 
 
-async def measure() -> list[dict[str, Any]]:
-    results = []
-    for task in TASKS:
-        async with world() as w:
-            w.facts = await task.facts(w) if task.facts else {}
-            truth = task.truth(w, w.facts)
-            try:
-                answer = await SOLVERS[task.name](w.agent, w.facts)
-            except TaskError as exc:
-                problems = [str(exc)[:300]]
-            else:
-                problems = task.check(answer, truth, w)
-            results.append(
-                {
-                    "task": task.name,
-                    "request": task.words(w.facts),
-                    "correct": not problems,
-                    "problems": problems[:5],
-                    "calls": len(w.agent.calls),
-                    "bytes": w.agent.bytes_read,
-                    "tools": dict(Counter(c.tool for c in w.agent.calls)),
-                }
-            )
-        print(json.dumps(results[-1], ensure_ascii=False)[:300], file=sys.stderr)
-    return results
-
-
 def main() -> None:
     import subprocess  # noqa: PLC0415
 
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
-    results = anyio.run(measure)
+    results = anyio.run(measure, SOLVERS)
     RESULT.write_text(json.dumps({"commit": commit, "tasks": results}, ensure_ascii=False, indent=1) + "\n")
 
 

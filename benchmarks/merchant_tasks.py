@@ -122,7 +122,8 @@ RESTOCK_DAYS = 30
 
 
 def _restock(world: World, facts: Facts) -> Any:
-    """Units sold over the last 30 days (orders neither cancelled nor refunded); reorder to cover 30 more days."""
+    """Units sold over the last 30 days (orders neither cancelled nor refunded, pending included: it took its
+    stock); the units to order so that stock covers 30 more days at that rate. Archived products are left out."""
     start, end = iso(NOW - timedelta(days=RESTOCK_DAYS)), iso(NOW + timedelta(seconds=1))
     sold: Counter[str] = Counter()
     for row in world.query(
@@ -132,7 +133,7 @@ def _restock(world: World, facts: Facts) -> Any:
     ):
         sold[row["product_id"]] += row["quantity"]
     reorder = {}
-    for row in world.query("SELECT id, stock FROM products WHERE status = 'active'"):
+    for row in world.query("SELECT id, stock FROM products WHERE status != 'archived'"):
         need = math.ceil(sold[row["id"]] / RESTOCK_DAYS * RESTOCK_DAYS) - row["stock"]
         if need > 0:
             reorder[row["id"]] = need

@@ -27,7 +27,9 @@ from hajatek_mcp.server import prompts, resources
 from hajatek_mcp.server.arguments import StrictTool
 from hajatek_mcp.server.audit import AuditLog
 from hajatek_mcp.server.confirmations import ConfirmationStore
+from hajatek_mcp.server.directory import CustomerDirectory
 from hajatek_mcp.server.events import WEBHOOK_PATH, EventHub, EventInbox, webhook_route
+from hajatek_mcp.server.exports import ExportStore
 from hajatek_mcp.server.guards import CONFIRM_HINT
 from hajatek_mcp.server.locks import TargetLocks
 from hajatek_mcp.server.options import TOOLSETS, ServerOptions
@@ -38,11 +40,16 @@ __all__ = ["HajatekServer", "build_server", "selected_tools", "unavailable_tools
 
 #: How the instructions name each tool; a toolset's line lists only the tools this server registers.
 _HINTS = {
-    "get_store": "get_store first",
-    "list_products": "list_products (filter by category/search)",
-    "list_orders": "list_orders (filter by status)",
-    "get_order": "get_order (line items, allowed next statuses)",
-    "get_analytics": "get_analytics for totals over a period (never sum a page yourself)",
+    "get_store": "get_store first (its local time: no guessing what 'today' is)",
+    "list_products": "list_products (category, search, stock_below)",
+    "list_orders": "list_orders (status, customer_id, since/until)",
+    "get_order": "get_order (customer, Arabic names, history, payment)",
+    "list_customers": "list_customers (search a name in any spelling, email or phone)",
+    "get_customer": "get_customer (their latest orders)",
+    "restock_report": "restock_report (what to reorder)",
+    "get_analytics": "get_analytics (Hajatek's fixed periods)",
+    "sales_report": "sales_report for any period in store-local days, groups, comparisons (never sum a page yourself)",
+    "export_orders": "export_orders (CSV at csv_uri; its summary has the counts and totals)",
     "list_events": "list_events: what Hajatek reported (new orders, payments, low stock); subscribe to "
     "hajatek://events",
 }
@@ -70,14 +77,17 @@ def unavailable_tools(options: ServerOptions) -> dict[str, str]:
 def _instructions(options: ServerOptions) -> str:
     tools = selected_tools(options)
     lines = [
-        "Tools for one Hajatek store (Saudi e-commerce; money in SAR, times in UTC).",
+        "Tools for one Hajatek store (Saudi e-commerce; money in SAR; times in UTC unless marked store-local).",
         *(
             "- " + ", ".join(_HINTS.get(t.name, t.name) for t in tools if t.toolset == name)
             for name in TOOLSETS
             if name in options.toolsets
         ),
-        "Lists are paged: when has_more is true, call again with page=next_page.",
+        "Lists are paged: when has_more is true, call again with page=next_page. A search that stops at its bound "
+        "says so (complete: false) and how to go on.",
     ]
+    if any(t.name.startswith("bulk_") for t in tools):
+        lines.append("Several changes at once: the bulk_ tools (one preview, one confirmation), not one call each.")
     if options.read_only:
         lines.append("Read-only mode: nothing can be changed.")
     elif options.confirm != "none":
@@ -266,10 +276,24 @@ def build_server(
                     retention_days=options.event_retention_days,
                     max_age=options.webhook_max_age,
                     clock=options.clock,
+                    receiving=options.webhook_secret is not None,
                 )
                 stack.callback(inbox.close)
+                exports = ExportStore(state / "exports.db" if state else None, store_id=store_id, clock=options.clock)
+                stack.callback(exports.close)
+                directory = CustomerDirectory(
+                    state / "directory.db" if state else None, store_id=store_id, clock=options.clock
+                )
+                stack.callback(directory.close)
                 shop = Shop(
-                    client=client, options=options, audit=audit, confirmations=confirmations, inbox=inbox, locks=locks
+                    client=client,
+                    options=options,
+                    audit=audit,
+                    confirmations=confirmations,
+                    inbox=inbox,
+                    exports=exports,
+                    directory=directory,
+                    locks=locks,
                 )
                 shops.add(shop)
                 try:

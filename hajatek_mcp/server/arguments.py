@@ -85,10 +85,14 @@ def _sentence(name: str, detail: ErrorDetails, schema: dict[str, Any]) -> str:  
         return f"{name} {given} is not one of {', '.join(map(str, values))}."
     if kind == "string_pattern_mismatch":
         return f"{name} {given} is not in the expected form{hint or ' (' + str(ctx.get('pattern')) + ')'}."
-    if kind in ("string_too_long", "too_long"):
-        return f"{name} is too long: at most {ctx.get('max_length')} characters."
-    if kind in ("string_too_short", "too_short"):
-        return f"{name} is too short: at least {ctx.get('min_length')} characters."
+    if kind in ("string_too_long", "string_too_short"):
+        limit = ctx.get("max_length") if kind == "string_too_long" else ctx.get("min_length")
+        most = "at most" if kind == "string_too_long" else "at least"
+        return f"{name} is too {kind.split('_')[-1]}: {most} {limit} characters."
+    if kind in ("too_long", "too_short"):  # a list: counted in items, not characters
+        limit = ctx.get("max_length") if kind == "too_long" else ctx.get("min_length")
+        most = "at most" if kind == "too_long" else "at least"
+        return f"{name} has {ctx.get('actual_length', 'the wrong number of')} items: {most} {limit} are accepted."
     if kind == "decimal_max_places":
         return f"{name} {given} has too many decimals: at most {ctx.get('decimal_places')}."
     if kind in _BOUNDS:

@@ -1,7 +1,8 @@
 """Single-use confirmation tokens for the preview-then-confirm path (``confirmations.db`` in the data dir).
 
 A token is random (``secrets``), stored only as its SHA-256, expires, and is bound to the tool, the exact arguments
-and a fingerprint of the target's state at preview time. Redeeming checks all of it and marks the token used in the
+and a fingerprint of the target's state at preview time; it may also carry a payload, what exactly it confirms (a
+bulk change's items, see :mod:`hajatek_mcp.server.bulk`). Redeeming checks all of it and marks the token used in the
 same statement, so a token works once even under concurrent calls. Nothing else opens this file.
 """
 
@@ -34,6 +35,9 @@ SCHEMA = Schema(
         )""",
         # A token works only for the store it was issued for; tokens of 0.1 (none: '') work for no store.
         "ALTER TABLE tokens ADD COLUMN store_id TEXT NOT NULL DEFAULT ''",
+        # What a token confirms when the arguments alone do not say it (a bulk change: each item's values at preview
+        # time and its new values), read back with the token.
+        "ALTER TABLE tokens ADD COLUMN payload TEXT",
     ),
 )
 
@@ -69,16 +73,18 @@ class ConfirmationStore:
         self._clock = clock
         self._db = database if isinstance(database, Database) else Database(database, SCHEMA)
 
-    async def issue(self, tool: str, arguments: Mapping[str, Any], state: str) -> str:
-        """A new token for exactly this call on a target in this state."""
+    async def issue(self, tool: str, arguments: Mapping[str, Any], state: str, *, payload: Any = None) -> str:
+        """A new token for exactly this call on a target in this state; ``payload`` (JSON-able) is kept with it."""
         token = "cfm_" + secrets.token_urlsafe(24)
         now = self._clock()
-        row = (_digest(token), self.store_id, tool, fingerprint(dict(arguments)), state, now + self.ttl)
+        kept = None if payload is None else json.dumps(payload, sort_keys=True, default=str, ensure_ascii=False)
+        row = (_digest(token), self.store_id, tool, fingerprint(dict(arguments)), state, now + self.ttl, kept)
 
         def issue(tx: Transaction) -> None:
             tx.execute("DELETE FROM tokens WHERE expires_at < ?", (now - 86400,))
             tx.execute(
-                "INSERT INTO tokens (digest, store_id, tool, arguments, state, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO tokens (digest, store_id, tool, arguments, state, expires_at, payload) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
 
@@ -99,6 +105,21 @@ class ConfirmationStore:
                 raise ConfirmationError("This confirm_token was already used; tokens work once.")
 
         await self._db.write(redeem)
+
+    async def payload(self, token: str, tool: str, arguments: Mapping[str, Any]) -> Any:
+        """The payload ``token`` was issued with, if it could be redeemed for this call now (checked as :meth:`redeem`
+        checks it, the state aside: the caller compares the payload with the targets). Raises
+        :class:`ConfirmationError`; nothing is marked used."""
+        digest, now, arguments_print = _digest(token), self._clock(), fingerprint(dict(arguments))
+        row = await self._db.one(
+            "SELECT tool, arguments, state, expires_at, used_at, payload FROM tokens WHERE digest = ? AND store_id = ?",
+            (digest, self.store_id),
+        )
+        bound = None if row is None else row[:5]
+        _check(
+            bound, tool=tool, arguments_print=arguments_print, state=bound[2] if bound else "", now=now, ttl=self.ttl
+        )
+        return None if row is None or row[5] is None else json.loads(row[5])
 
     def close(self) -> None:
         self._db.close()

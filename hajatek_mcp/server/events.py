@@ -81,6 +81,8 @@ SCHEMA = Schema(
         DROP TABLE seen;
         ALTER TABLE seen_by_store RENAME TO seen;
         CREATE INDEX seen_received ON seen (received_at)""",
+        # Since when each store's receiver has been open with a secret (see EventInbox.receiving_since).
+        "CREATE TABLE receiving (store_id TEXT PRIMARY KEY, since REAL NOT NULL)",
     ),
 )
 
@@ -95,6 +97,10 @@ class EventInbox:
 
     ``events`` holds the bodies (for the retention); ``seen`` holds every id received (for the retention or the
     replay window, whichever is longer). Reads show only bodies inside the retention, and only this store's.
+
+    ``receiving`` says whether this run serves the store's webhook receiver (a secret is configured): True records
+    the moment, unless an earlier one is kept; False forgets it (events sent during this run go nowhere, so the
+    stretch of receiving ends); None (a reader) leaves it as it is. See :meth:`receiving_since`.
     """
 
     def __init__(
@@ -105,12 +111,36 @@ class EventInbox:
         retention_days: float = 30.0,
         max_age: float = 86400.0,
         clock: Callable[[], float] = time.time,
+        receiving: bool | None = None,
     ) -> None:
         self.store_id = store_id
         self.retention = retention_days * 86400
         self.max_age = max_age
         self._clock = clock
         self._db = database if isinstance(database, Database) else Database(database, SCHEMA)
+        self.receiving = receiving
+        self._opened = clock()
+        if receiving is not None:  # at open, like the migrations: the moment is when the receiver starts
+            self._db.file.write(self._mark_receiving)
+
+    def _mark_receiving(self, tx: Transaction) -> None:
+        if self.receiving:
+            tx.execute("INSERT OR IGNORE INTO receiving (store_id, since) VALUES (?, ?)", (self.store_id, self._opened))
+        else:
+            tx.execute("DELETE FROM receiving WHERE store_id = ?", (self.store_id,))
+
+    async def receiving_since(self) -> str | None:
+        """Since when every event Hajatek sent this store is here (UTC ISO), or None when this run does not receive.
+
+        The later of: when the receiver was first opened with a secret (a run without one ends that stretch), and
+        the start of the retention (older bodies are dropped). A restart in between is covered as far as Hajatek's
+        retries reach past it; before that moment, events may be missing.
+        """
+        if not self.receiving:
+            return None
+        row = await self._db.one("SELECT since FROM receiving WHERE store_id = ?", (self.store_id,))
+        opened = float(row[0]) if row else self._opened  # forgotten by a run without a secret: from this open on
+        return _iso(max(opened, self._kept_since()))
 
     @property
     def id_lifetime(self) -> float:

@@ -53,14 +53,17 @@ __all__ = [
     "GUARDED_STATUSES",
     "Confirm",
     "Decision",
+    "Reference",
     "WritePlan",
     "ask_delete_product",
     "ask_order_status",
     "ask_update_product",
+    "can_ask_form",
     "may_write",
     "plan_delete_product",
     "plan_order_status",
     "plan_update_product",
+    "reference",
 ]
 
 #: The OAuth scope that allows writes (see hajatek_mcp.server.oauth).
@@ -286,12 +289,12 @@ def _decide(ctx: Context[Shop], plan: WritePlan, confirm_token: str | None) -> D
         return Decision(path="not_guarded")
     if options.confirm == "none":
         return Decision(path="host")
-    if options.confirm == "token" or not _can_ask_form(ctx):
+    if options.confirm == "token" or not can_ask_form(ctx):
         return Decision(path="token")
     return Elicit(f"{plan.preview}\nDo you want to go ahead?", Confirm)
 
 
-def _can_ask_form(ctx: Context[Shop]) -> bool:
+def can_ask_form(ctx: Context[Shop]) -> bool:
     """As the SDK decides: form elicitation declared, or elicitation with no mode (the shape before modes existed).
 
     A client that declares only URL elicitation cannot show a yes/no form: it gets the preview-and-token path.

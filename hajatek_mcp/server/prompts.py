@@ -33,12 +33,14 @@ def register(server: MCPServer[Shop], options: ServerOptions) -> None:
     def daily_briefing(
         period: Annotated[Literal["today", "7d"], Field(description="today or 7d")] = "today",
     ) -> str:
+        since = "today" if period == "today" else "the last 7 days"
         return (
-            f"Give me a short briefing on my Hajatek store for period '{period}'.\n"
-            "1. get_store, to name the store.\n"
-            f"2. get_analytics(period='{period}'): revenue, orders, average order value, top products.\n"
-            "3. list_orders(status='pending') and list_orders(status='processing'): what needs action, oldest first.\n"
-            "4. Read hajatek://catalog for low-stock and out-of-stock products.\n"
+            f"Give me a short briefing on my Hajatek store for {since}.\n"
+            "1. get_store: the store's name and its local date and time.\n"
+            f"2. sales_report(since=<the local date {'of today' if period == 'today' else '6 days ago'}>, "
+            "compare='previous_week'): revenue, orders, average order value, against a week earlier.\n"
+            "3. list_orders(status='pending') and list_orders(status='processing'): what needs action.\n"
+            "4. restock_report(): what is out of stock or about to run out.\n"
             "Answer in at most 12 lines: numbers first, then the three most useful actions. Amounts in SAR."
         )
 
@@ -54,9 +56,16 @@ def register(server: MCPServer[Shop], options: ServerOptions) -> None:
         return (
             f"Triage my '{status}' orders.\n"
             f"1. list_orders(status='{status}', limit={limit}).\n"
-            "2. For each order, get_order to see its items and allowed_next statuses.\n"
-            "3. Group them: ready to move on, needs a question to the customer, looks wrong (e.g. unusual total).\n"
-            f"4. {act} Use update_order_status one order at a time and report each result."
+            "2. get_order only for orders that look unusual (a large total, many units): it shows the customer, "
+            "the items, the history and the payment.\n"
+            "3. Group them: ready to move on, needs a question to the customer, looks wrong.\n"
+            f"4. {act}"
+            + (
+                ""
+                if options.read_only
+                else " Move a group at once with bulk_update_order_status(order_ids=[...], status=...): one "
+                "preview, one confirmation; report what it did per order."
+            )
         )
 
     @server.prompt(
@@ -71,13 +80,19 @@ def register(server: MCPServer[Shop], options: ServerOptions) -> None:
         threshold: Annotated[int, Field(ge=0, le=1000, description="stock below this is low")] = 5,
     ) -> str:
         scope = f"in category '{category}'" if category else "across the catalog"
+        where = f", category='{category}'" if category else ""
         return (
             f"Make a restock plan {scope}.\n"
-            f"1. Find products with stock below {threshold}"
-            + (f": read hajatek://catalog/{category}.\n" if category else ": read hajatek://catalog.\n")
-            + "2. get_analytics(period='30d') for what sells (top_products) to judge demand.\n"
-            "3. Propose a reorder quantity per product covering about 30 days, with a one-line reason.\n"
-            f"4. {act} Stock changes go through update_product(stock=...)."
+            f"1. restock_report(days=30, low_stock={threshold}{where}): products out of stock, below {threshold}, "
+            "or with fewer days of cover than 30 at the rate they sold, with a reorder quantity for each.\n"
+            "2. Present them most urgent first: product, stock, sold in 30 days, days of cover, reorder quantity.\n"
+            f"3. {act}"
+            + (
+                ""
+                if options.read_only
+                else " When stock arrives, update_product(stock=...) for one product or "
+                "bulk_update_products(product_ids=[...], stock=...) for several."
+            )
         )
 
     @server.prompt(
@@ -92,9 +107,10 @@ def register(server: MCPServer[Shop], options: ServerOptions) -> None:
         when = f", since='{since}'" if since else ""
         return (
             f"Tell me what happened in my Hajatek store {window}.\n"
-            f"1. list_events(limit=100{when}): new orders, status changes, payments, new products, low stock.\n"
+            f"1. list_events(limit=100{when}): new orders, status changes, payments, new products, low stock; it "
+            "says since when the inbox has been receiving, so say so if the window reaches back before that.\n"
             "2. For new orders worth a look (large totals, many items), get_order for details.\n"
-            "3. For inventory.low events, list_products to check the stock now.\n"
+            "3. For inventory.low events, restock_report() for the stock now and what to reorder.\n"
             "Summarise by kind, biggest items first, and end with what needs my attention. "
             f"{act}"
         )

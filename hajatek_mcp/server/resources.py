@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import Counter
+from collections.abc import Callable
+from datetime import UTC
 from typing import Any
 
 import anyio
@@ -23,8 +25,9 @@ from mcp.types import (
     ResourceTemplateReference,
 )
 
-from hajatek_mcp.api import HajatekError, NotFoundError, UnprocessableEntityError
+from hajatek_mcp.api import HajatekError, NotFoundError, Product, UnprocessableEntityError
 from hajatek_mcp.api.models import ORDER_STATUSES
+from hajatek_mcp.server.exports import EXPORT_TTL_HOURS, ExportGone
 from hajatek_mcp.server.options import ServerOptions
 from hajatek_mcp.server.safety import clean, quote
 from hajatek_mcp.server.shop import Shop, request_shop
@@ -102,7 +105,7 @@ async def _category(shop: Shop, category: str) -> dict[str, Any]:
         page += 1
         listing = await shop.client.list_products(page=page, limit=size, category=category)
         total = listing.total if listing.total is not None else total
-        products += [ProductView.of(p).model_dump(mode="json") for p in listing.items]
+        products += [_product(p) for p in listing.items]
         more = listing.has_more and bool(listing.items)
     data: dict[str, Any] = {"category": category, "products": products}
     if total is not None or not more:
@@ -112,6 +115,14 @@ async def _category(shop: Shop, category: str) -> dict[str, Any]:
             f"Showing the newest {len(products):,} of {_of_total(len(products), total)} products. For the rest, call "
             f"list_products with category='{category}', limit={size} and page={page + 1} onwards."
         )
+    return data
+
+
+def _product(product: Product) -> dict[str, Any]:
+    """A product as the tools show it, with its creation date (UTC, minute precision)."""
+    data = ProductView.of(product).model_dump(mode="json")
+    if product.created_at is not None:
+        data.setdefault("created", product.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ"))
     return data
 
 
@@ -223,40 +234,7 @@ def register(server: MCPServer[Shop], options: ServerOptions) -> None:
         summary = await read(request_shop().client.get_analytics_summary("30d"))
         return sandboxed(AnalyticsView.of(summary).model_dump(mode="json"))
 
-    @server.resource(
-        "hajatek://audit",
-        name="audit",
-        title="Audit log",
-        mime_type=_JSON,
-        description="The latest 50 write attempts: tool, arguments, outcome, confirmation.",
-    )
-    async def audit() -> str:
-        return resource_text({"entries": await request_shop().audit.recent(50)}, redact=options.redact_pii)
-
-    @server.resource(
-        "hajatek://events",
-        name="events",
-        title="Store events",
-        mime_type=_JSON,
-        description="The latest 50 events Hajatek sent; subscribe to hear of new ones.",
-    )
-    async def events() -> str:
-        return sandboxed({"events": await request_shop().inbox.recent(limit=50)})
-
-    @server.resource(
-        "hajatek://events/{event_id}",
-        name="event",
-        title="Store event",
-        mime_type=_JSON,
-        description="One event by id (evt_…).",
-    )
-    async def event(event_id: str) -> str:
-        found = await request_shop().inbox.get(event_id)
-        if found is None:
-            message = f"No event {quote(event_id, 64)} in the inbox; hajatek://events lists recent ones."
-            raise ResourceNotFoundError(message)
-        return sandboxed(found)
-
+    _local_state(server, options, sandboxed)
     known_categories = _KnownCategories()
 
     @server.completion()  # type: ignore[no-untyped-call, untyped-decorator]  # the SDK leaves it unannotated
@@ -276,3 +254,55 @@ def register(server: MCPServer[Shop], options: ServerOptions) -> None:
             return None
         matches = [v for v in values if v.startswith(argument.value)]
         return Completion(values=matches[:100], total=len(matches), has_more=len(matches) > 100)
+
+
+def _local_state(server: MCPServer[Shop], options: ServerOptions, sandboxed: Callable[[dict[str, Any]], str]) -> None:
+    """The resources of the server's own state: the audit log, the event inbox, the exports."""
+
+    @server.resource(
+        "hajatek://audit",
+        name="audit",
+        title="Audit log",
+        mime_type=_JSON,
+        description="The latest 50 write attempts: tool, arguments, outcome, confirmation.",
+    )
+    async def audit() -> str:
+        return resource_text({"entries": await request_shop().audit.recent(50)}, redact=options.redact_pii)
+
+    @server.resource(
+        "hajatek://events",
+        name="events",
+        title="Store events",
+        mime_type=_JSON,
+        description="The latest 50 events Hajatek sent; subscribe to hear of new ones.",
+    )
+    async def events() -> str:
+        inbox = request_shop().inbox
+        return sandboxed({"events": await inbox.recent(limit=50), "receiving_since": await inbox.receiving_since()})
+
+    @server.resource(
+        "hajatek://events/{event_id}",
+        name="event",
+        title="Store event",
+        mime_type=_JSON,
+        description="One event by id (evt_…).",
+    )
+    async def event(event_id: str) -> str:
+        found = await request_shop().inbox.get(event_id)
+        if found is None:
+            message = f"No event {quote(event_id, 64)} in the inbox; hajatek://events lists recent ones."
+            raise ResourceNotFoundError(message)
+        return sandboxed(found)
+
+    @server.resource(
+        "hajatek://exports/{name}",
+        name="export",
+        title="Order export (CSV)",
+        mime_type="text/csv",
+        description=f"A CSV export_orders made; kept {EXPORT_TTL_HOURS} hours.",
+    )
+    async def export(name: str) -> str:
+        try:
+            return await request_shop().exports.read(name)
+        except ExportGone as exc:
+            raise ResourceNotFoundError(str(exc)) from exc

@@ -28,7 +28,9 @@ from pydantic import BaseModel
 from hajatek_mcp.api import HajatekClient
 from hajatek_mcp.server.audit import AuditLog
 from hajatek_mcp.server.confirmations import ConfirmationStore
+from hajatek_mcp.server.directory import CustomerDirectory
 from hajatek_mcp.server.events import EventInbox
+from hajatek_mcp.server.exports import ExportStore
 from hajatek_mcp.server.locks import TargetLocks
 from hajatek_mcp.server.options import ServerOptions
 from hajatek_mcp.server.views import tool_result
@@ -45,6 +47,8 @@ class Shop:
     audit: AuditLog
     confirmations: ConfirmationStore
     inbox: EventInbox
+    exports: ExportStore
+    directory: CustomerDirectory
     locks: TargetLocks = field(default_factory=TargetLocks)
     """The per-target write locks. Shared by every shop of one server (legacy SSE opens one per connection); keys
     carry the store id."""

@@ -25,15 +25,20 @@ from hajatek_mcp.server.safety import present
 
 __all__ = [
     "AnalyticsView",
+    "CustomerDetail",
     "CustomerPage",
     "CustomerView",
     "DeletedView",
+    "LineItem",
     "Money",
     "OrderDetail",
     "OrderPage",
     "OrderRow",
+    "Payment",
     "ProductPage",
     "ProductView",
+    "Restocked",
+    "StatusStep",
     "StoreView",
     "compact_json",
     "resource_text",
@@ -86,6 +91,12 @@ def _day(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%MZ") if value else None
 
 
+def _extra(model: BaseModel, key: str) -> str | None:
+    """A string field the API sent beyond the contract (read tolerantly), or None."""
+    value = (model.model_extra or {}).get(key)
+    return value if isinstance(value, str) and value else None
+
+
 class StoreView(View):
     id: str
     name: str
@@ -119,6 +130,7 @@ class ProductView(View):
     price: Money
     stock: int | None = None
     status: str | None = None
+    created: str | None = Field(default=None, description="UTC")
 
     @classmethod
     def of(cls, p: api.Product) -> ProductView:
@@ -131,6 +143,7 @@ class ProductView(View):
             price=p.price,
             stock=p.stock,
             status=p.status,
+            created=_day(p.created_at),
         )
 
 
@@ -155,6 +168,7 @@ class OrderRow(View):
     total: Money
     units: int = Field(description="items in the order, counting quantities")
     customer_id: str | None = None
+    customer_name: str | None = None
     created: str | None = Field(default=None, description="UTC, minute precision")
 
     @classmethod
@@ -165,6 +179,7 @@ class OrderRow(View):
             total=o.total,
             units=sum(i.quantity for i in o.items),
             customer_id=o.customer_id,
+            customer_name=o.customer_name,
             created=_day(o.created_at),
         )
 
@@ -176,13 +191,45 @@ class OrderPage(View):
     total: int | None = None
     has_more: bool
     next_page: int | None = Field(default=None, description="pass as page= to get the next page")
+    complete: bool | None = Field(default=None, description="filtered: false when the walk stopped at its bound")
+    resume_until: str | None = Field(default=None, description="filtered: pass as until= to go on")
+    note: str | None = None
 
 
 class LineItem(View):
     product_id: str
     name: str | None = None
+    name_ar: str | None = None
     quantity: int
     price: Money
+
+
+class StatusStep(View):
+    """One status change, and which record says so: ``api`` (the order's history), ``audit`` (a change made through
+    this server) or ``event`` (a webhook this server received)."""
+
+    source: str
+    status: str
+    at: str | None = Field(default=None, description="UTC")
+    note: str | None = None
+    by: str | None = Field(default=None, description="audit: the tool and how it was confirmed")
+
+
+class Payment(View):
+    state: str = Field(description="paid or unknown")
+    source: str | None = Field(default=None, description="api, or event: a payment.completed webhook")
+    at: str | None = None
+    event_id: str | None = None
+    why: str | None = None
+
+
+class Restocked(View):
+    """A line of a cancelled order and its product's stock read after the cancel."""
+
+    product_id: str
+    quantity: int = Field(description="units the cancel returns")
+    stock: int | None = Field(default=None, description="stock now")
+    seen: str = Field(description="returned: stock rose by the quantity; assumed: it did not move (yet); unknown")
 
 
 class OrderDetail(View):
@@ -199,15 +246,27 @@ class OrderDetail(View):
     shipping_address: dict[str, Any] | None = None
     created: str | None = None
     updated: str | None = None
+    customer_name: str | None = None
+    customer_city: str | None = None
+    history: list[StatusStep] | None = Field(default=None, description="oldest first")
+    notes: list[str] | None = None
+    payment: Payment | None = None
+    restocked: list[Restocked] | None = None
 
     @classmethod
     def of(cls, o: api.Order) -> OrderDetail:
-        items = [LineItem(product_id=i.product_id, name=i.name, quantity=i.quantity, price=i.price) for i in o.items]
+        items = [
+            LineItem(
+                product_id=i.product_id, name=i.name, name_ar=_extra(i, "name_ar"), quantity=i.quantity, price=i.price
+            )
+            for i in o.items
+        ]
         return cls(
             id=o.id,
             status=o.status,
             allowed_next=sorted(api.ORDER_TRANSITIONS.get(o.status, ())),
             customer_id=o.customer_id,
+            customer_name=o.customer_name,
             currency=o.currency,
             items=items,
             subtotal=o.subtotal,
@@ -223,6 +282,7 @@ class OrderDetail(View):
 class CustomerView(View):
     id: str
     name: str | None = None
+    name_ar: str | None = None
     email: str | None = None
     phone: str | None = None
     city: str | None = None
@@ -234,6 +294,7 @@ class CustomerView(View):
         return cls(
             id=c.id,
             name=c.name,
+            name_ar=c.name_ar,
             email=c.email,
             phone=c.phone,
             city=c.city,
@@ -248,6 +309,14 @@ class CustomerPage(View):
     total: int | None = None
     has_more: bool
     next_page: int | None = Field(default=None, description="pass as page= to get the next page")
+    complete: bool | None = Field(default=None, description="search: false when the directory lacks older customers")
+    note: str | None = None
+
+
+class CustomerDetail(CustomerView):
+    recent_orders: list[OrderRow] = Field(description="newest first")
+    complete: bool = Field(description="false when the walk stopped before the customer's older orders")
+    note: str | None = None
 
 
 class TopProductView(View):

@@ -8,6 +8,8 @@ fixed number of requests, and says when that bound stopped it and how to go on:
   (about log₂ of the pages: 11 requests for 200,000 orders), then reads forward and stops at the first order older
   than ``since``. New orders arriving meanwhile push the listing down a page, so an order may be read twice (it is
   kept once) and none is missed; orders are never deleted.
+- :func:`orders_in_spans` reads a period and the one it is compared with, sharing one bound.
+- :func:`page_reaching` is that bisection alone, for a walk that pages on by itself (``export_orders``).
 - :func:`products_upto` reads the catalog, as far as its bound.
 
 A walk cut short (by ``max_requests`` or ``max_items``) ends on a whole second: every order of the oldest second it
@@ -20,12 +22,22 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from hajatek_mcp.api import HajatekClient, Order, Page, Product
 from hajatek_mcp.api.models import OrderStatus
 
-__all__ = ["PAGE", "OrderWindow", "ProductWalk", "orders_in_window", "products_upto"]
+__all__ = [
+    "PAGE",
+    "Coverage",
+    "OrderWindow",
+    "ProductWalk",
+    "Span",
+    "orders_in_spans",
+    "orders_in_window",
+    "page_reaching",
+    "products_upto",
+]
 
 #: Orders or products per request: the API's maximum page size.
 PAGE = 100
@@ -83,12 +95,7 @@ async def orders_in_window(
             window.requests += 1
         return pages[number]
 
-    def reaches_until(page: Page[Order]) -> bool:
-        """The page holds an order at or before ``until`` (an empty page: the end, nothing further to skip)."""
-        oldest = _created(page.items[-1]) if page.items else None
-        return until is None or oldest is None or oldest <= until
-
-    start = await _first_page_reaching(read, reaches_until)
+    start = await _first_page_reaching(read, lambda page: _reaches(page, until))
     seen: set[str] = set()
     number = start
     kept: list[Order] = []
@@ -116,6 +123,29 @@ async def orders_in_window(
             return _finish(window, kept, oldest, complete=True)
         number += 1
     return _finish(window, kept, oldest, complete=not stopped)
+
+
+async def page_reaching(
+    client: HajatekClient, until: datetime, *, status: OrderStatus | None = None
+) -> tuple[int, Page[Order], int]:
+    """Where a walk back from ``until`` starts: the first listing page (of :data:`PAGE`, newest first) holding an
+    order created at or before ``until``, that page, and the requests spent finding it (about log₂ of the pages)."""
+    pages: dict[int, Page[Order]] = {}
+
+    async def read(number: int) -> Page[Order]:
+        if number not in pages:
+            pages[number] = await client.list_orders(status=status, page=number, limit=PAGE)
+        return pages[number]
+
+    number = await _first_page_reaching(read, lambda page: _reaches(page, until))
+    page = await read(number)
+    return number, page, len(pages)
+
+
+def _reaches(page: Page[Order], until: datetime | None) -> bool:
+    """The page holds an order at or before ``until`` (an empty page: the end, nothing further to skip)."""
+    oldest = _created(page.items[-1]) if page.items else None
+    return until is None or oldest is None or oldest <= until
 
 
 async def _first_page_reaching(
@@ -170,3 +200,53 @@ async def products_upto(
         if not page.has_more:
             return ProductWalk(products, complete=True, total=total, requests=number)
     return ProductWalk(products, complete=False, total=total, requests=max_requests)
+
+
+@dataclass(frozen=True)
+class Span:
+    """A period: aware datetimes, both ends inclusive."""
+
+    since: datetime
+    until: datetime
+
+    def holds(self, moment: datetime) -> bool:
+        return self.since <= moment <= self.until
+
+
+@dataclass
+class Coverage:
+    """The orders of one span that a walk read; when not complete, only those created after ``resume_until``."""
+
+    orders: list[Order]
+    complete: bool
+    resume_until: datetime | None = None
+
+
+async def orders_in_spans(
+    client: HajatekClient, current: Span, previous: Span | None, max_pages: int
+) -> tuple[Coverage, Coverage | None]:
+    """The orders of ``current`` and then ``previous``, within ``max_pages`` listing pages in all.
+
+    Spans that touch or overlap are read in one walk; otherwise the previous one gets the requests left over, and
+    none when the current span alone was cut short.
+    """
+    if previous is not None and previous.until >= current.since - timedelta(seconds=1):
+        walk = await orders_in_window(client, since=previous.since, until=current.until, max_requests=max_pages)
+        return _covered(walk, current), _covered(walk, previous)
+    walk = await orders_in_window(client, since=current.since, until=current.until, max_requests=max_pages)
+    now = _covered(walk, current)
+    if previous is None or not now.complete:
+        return now, None
+    left = max_pages - walk.requests
+    if left < 1:
+        return now, Coverage([], complete=False, resume_until=previous.until)
+    before = await orders_in_window(client, since=previous.since, until=previous.until, max_requests=left)
+    return now, _covered(before, previous)
+
+
+def _covered(walk: OrderWindow, span: Span) -> Coverage:
+    orders = [o for o in walk.orders if o.created_at is not None and span.holds(o.created_at)]
+    cut = walk.resume_until
+    if walk.complete or (cut is not None and cut < span.since):
+        return Coverage(orders, complete=True)
+    return Coverage(orders, complete=False, resume_until=span.until if cut is None else min(cut, span.until))

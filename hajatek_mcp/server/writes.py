@@ -22,7 +22,7 @@ from hajatek_mcp.server.guards import Confirm, Decision, WritePlan, may_write
 from hajatek_mcp.server.shop import Shop
 from hajatek_mcp.server.views import View
 
-__all__ = ["Guarded", "guarded", "unguarded_write"]
+__all__ = ["Guarded", "guarded", "require_write_scope", "unguarded_write"]
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -38,7 +38,8 @@ class Guarded(View, Generic[T]):
     next_step: str | None = None
 
 
-async def _require_write_scope(shop: Shop, tool: str, arguments: Mapping[str, Any]) -> None:
+async def require_write_scope(shop: Shop, tool: str, arguments: Mapping[str, Any]) -> None:
+    """Refuse (and audit) a write on a connection granted read-only access."""
     if not may_write():
         await shop.audit.record(tool, arguments, "refused", "not_guarded", detail="read-only OAuth grant")
         raise ToolError(
@@ -59,7 +60,7 @@ async def guarded(
 ) -> CallToolResult:
     """Run a guarded write after the yes ``answer`` carries, or return a preview and token, or say it was declined."""
     audit, args = shop.audit, dict(arguments)
-    await _require_write_scope(shop, tool, args)
+    await require_write_scope(shop, tool, args)
     if plan.error is not None:
         await audit.record(tool, args, "failed", "not_guarded", target=plan.target, detail=plan.error)
         raise ToolError(f"{plan.error} Nothing was changed.")
@@ -128,7 +129,7 @@ async def unguarded_write(
     them in, so replaying the log's executed writes gives the store's state. A write whose answer was lost is
     recorded as ``unknown`` (or ``cancelled``): it may be applied later, and the agent is told to check.
     """
-    await _require_write_scope(shop, tool, arguments)
+    await require_write_scope(shop, tool, arguments)
     sent = False
     try:
         async with shop.hold(target, *related):

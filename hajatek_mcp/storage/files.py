@@ -32,6 +32,8 @@ STATE_FILES = {
     "audit.db": "the audit log",
     "confirmations.db": "the confirmation tokens",
     "events.db": "the event inbox",
+    "exports.db": "the order exports",
+    "directory.db": "the customer directory",
     "oauth.db": "the OAuth grants",
 }
 #: The ``--sandbox`` demo store's file (the CLI wires it in), and what to do when it is damaged: it is only demo data.

@@ -23,8 +23,9 @@ from hajatek_mcp.server.audit import AuditLog
 from hajatek_mcp.server.confirmations import ConfirmationStore
 from hajatek_mcp.server.events import EventInbox
 from hajatek_mcp.storage.files import StateFileError
-from tests.e2e.conftest import StdioConnect, free_port
+from tests.e2e.support import ALL_TOOLS, StdioConnect
 from tests.e2e.test_cli_commands import hajatek_mcp
+from tests.support import free_port
 
 NOT_A_DATABASE = b"these bytes are not an SQLite database\n" * 50
 
@@ -70,7 +71,7 @@ async def test_a_busy_webhook_port_leaves_the_stdio_server_serving(stdio: StdioC
     with occupied_port() as port:
         async with stdio("--webhook-port", str(port)) as client:
             tools = (await client.list_tools()).tools
-    assert len(tools) == 12
+    assert len(tools) == len(ALL_TOOLS)
     server_stderr.seek(0)
     log = server_stderr.read()
     assert "Traceback" not in log

@@ -12,7 +12,8 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.types import TextResourceContents
 
-from tests.e2e.conftest import ALL_TOOLS, PROTOCOL_VERSION, REQUEST_TIMEOUT, HttpServer
+from tests.e2e.support import ALL_TOOLS
+from tests.support import PROTOCOL_VERSION, REQUEST_TIMEOUT, HttpServer
 
 _INITIALIZE = {
     "jsonrpc": "2.0",
@@ -41,7 +42,7 @@ def catalog_overview(contents: object) -> dict[str, object]:
 # --- streamable HTTP ---------------------------------------------------------------------------------------------
 
 
-async def test_streamable_http_lists_the_twelve_tools(streamable_http_server: HttpServer, mode: str) -> None:
+async def test_streamable_http_lists_every_tool(streamable_http_server: HttpServer, mode: str) -> None:
     async with streamable_http(streamable_http_server, mode) as client:
         assert client.protocol_version == PROTOCOL_VERSION[mode]
         assert client.server_info is not None
@@ -110,7 +111,7 @@ def test_streamable_http_rejects_a_foreign_origin_with_403(streamable_http_serve
 # --- SSE ---------------------------------------------------------------------------------------------------------
 
 
-async def test_sse_lists_the_twelve_tools(sse_server: HttpServer, mode: str) -> None:
+async def test_sse_lists_every_tool(sse_server: HttpServer, mode: str) -> None:
     async with sse(sse_server, mode) as client:
         assert client.protocol_version == PROTOCOL_VERSION[mode]
         tools = (await client.list_tools()).tools

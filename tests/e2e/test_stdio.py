@@ -15,13 +15,14 @@ import pytest
 from mcp.client.session import IncomingMessage
 from mcp.types import TextContent, TextResourceContents
 
-from tests.e2e.conftest import ALL_TOOLS, PROTOCOL_VERSION, READ_TOOLS, REQUEST_TIMEOUT, StdioConnect
+from tests.e2e.support import ALL_TOOLS, READ_TOOLS, StdioConnect
+from tests.support import PROTOCOL_VERSION, REQUEST_TIMEOUT
 
 #: A Python warning as the interpreter prints it ("...: DeprecationWarning: ..."); log levels are upper case.
 PYTHON_WARNING = re.compile(r"\b[A-Z]\w*Warning\b")
 
 
-async def test_stdio_server_introduces_itself_as_hajatek_with_the_twelve_tools(stdio: StdioConnect, mode: str) -> None:
+async def test_stdio_server_introduces_itself_as_hajatek_with_every_tool(stdio: StdioConnect, mode: str) -> None:
     async with stdio() as client:
         assert client.protocol_version == PROTOCOL_VERSION[mode]
         assert client.server_info is not None
@@ -64,7 +65,8 @@ async def test_stdio_daily_briefing_prompt_asks_for_the_chosen_period(stdio: Std
     [message] = result.messages
     assert message.role == "user"
     assert isinstance(message.content, TextContent)
-    assert "get_analytics(period='7d')" in message.content.text
+    assert "for the last 7 days" in message.content.text
+    assert "sales_report(since=<the local date 6 days ago>, compare='previous_week')" in message.content.text
 
 
 async def test_stdio_keeps_stdout_for_the_protocol_and_stderr_free_of_warnings_and_tracebacks(
@@ -103,8 +105,10 @@ async def test_toolsets_orders_and_analytics_offer_only_those_tools(stdio: Stdio
         "list_orders",
         "get_order",
         "update_order_status",
+        "bulk_update_order_status",
         "export_orders",
         "get_analytics",
+        "sales_report",
     ]
 
 

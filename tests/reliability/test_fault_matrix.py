@@ -5,7 +5,9 @@ may have been applied: check the current state before repeating it), with no tra
 saw exactly the attempts the retry policy allows (idempotent requests are retried up to ``max_retries``, a POST only
 when it provably was not processed); the server keeps serving; and the same tool succeeds once the fault clears.
 ``list_events`` reads the local inbox and makes no upstream request, so upstream faults cannot reach it: its own test
-faults the whole API and shows it still answers.
+faults the whole API and shows it still answers. A tool's filtered mode (``list_orders`` by customer, ``list_customers``
+by search) is a row of its own; a bulk tool's row is its preview, which only reads: its writes, item by item, are
+test_bulk_faults.py's.
 
 One sandbox serves the module (uvicorn takes a fifth of a second to stop); each cell acts on fresh targets, so the
 cells do not depend on each other. Backoff and Retry-After waits run on a fake clock: they are counted, not slept.
@@ -23,8 +25,9 @@ from mcp import Client
 
 from hajatek_mcp.sandbox.errors import SandboxError
 from hajatek_mcp.server import HajatekServer
-from tests.conftest import FakeClock
-from tests.reliability.conftest import ClientSpec, Live, clean_output, live_sandbox, server_on, text
+from hajatek_mcp.server.tools import TOOLS as REGISTERED
+from tests.reliability.support import ClientSpec, Live, live_sandbox, server_on
+from tests.support import FakeClock, clean_output, text
 
 #: Client timeout in the timeout cells, and how long the sandbox sits on the request there before answering.
 TIMEOUT, DELAY = 0.4, 1.0
@@ -80,6 +83,7 @@ class Targets:
 
     products: Iterator[str]
     delivered: Iterator[str]
+    customers: Iterator[str]
     numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
 
@@ -92,6 +96,12 @@ class ToolCall:
     method: str
     path: Callable[[dict[str, Any]], str]
     args: Callable[[Targets], dict[str, Any]]
+    mode: str = ""
+    """Names a second row of one tool (a filtered mode) in the test id."""
+
+    @property
+    def id(self) -> str:
+        return f"{self.tool}[{self.mode}]" if self.mode else self.tool
 
 
 def _new_product(t: Targets) -> dict[str, Any]:
@@ -115,6 +125,25 @@ TOOLS = [
     ToolCall("export_orders", "read", "GET", lambda a: "/v1/orders", lambda t: {"status": "pending"}),
     ToolCall("list_customers", "read", "GET", lambda a: "/v1/customers", lambda t: {"limit": 5}),
     ToolCall("get_analytics", "read", "GET", lambda a: "/v1/analytics/summary", lambda t: {"period": "7d"}),
+    # Issue #22's tools and modes: each row faults the first request the call makes. No product or customer lookup
+    # by id in the API: the locator walks the catalog, the customer directory (fresh in each session) the listing.
+    ToolCall("get_product", "read", "GET", lambda a: "/v1/products", lambda t: {"product_id": next(t.products)}),
+    ToolCall("get_customer", "read", "GET", lambda a: "/v1/customers",
+             lambda t: {"customer_id": next(t.customers)}),
+    ToolCall("list_orders", "read", "GET", lambda a: "/v1/orders",
+             lambda t: {"customer_id": next(t.customers), "limit": 3}, mode="customer_id"),
+    ToolCall("list_customers", "read", "GET", lambda a: "/v1/customers",
+             lambda t: {"search": "Noura", "limit": 5}, mode="search"),
+    # The store's zone was cached by the get_store just before, so the order walk comes first.
+    ToolCall("sales_report", "read", "GET", lambda a: "/v1/orders",
+             lambda t: {"since": "2026-11-26", "group_by": "city"}),
+    ToolCall("restock_report", "read", "GET", lambda a: "/v1/products",
+             lambda t: {"days": 7, "category": "perfumes-oud"}),
+    # A bulk call without a token only reads (the preview); applying is item by item: test_bulk_faults.py.
+    ToolCall("bulk_update_products", "read", "GET", lambda a: "/v1/products",
+             lambda t: {"product_ids": [next(t.products)], "stock": 40}, mode="preview"),
+    ToolCall("bulk_update_order_status", "read", "GET", lambda a: f"/v1/orders/{a['order_ids'][0]}",
+             lambda t: {"order_ids": [next(t.delivered)], "status": "refunded"}, mode="preview"),
 ]  # fmt: skip
 
 #: A DELETE whose first attempt was applied and whose answer was cut off is retried; the retry's 404 means the
@@ -124,7 +153,7 @@ SUCCEEDS = {("delete_product", "truncated-json")}
 
 def _cells() -> list[Any]:
     return [
-        pytest.param(call, fault, id=f"{call.tool}-{fault.name}")
+        pytest.param(call, fault, id=f"{call.id}-{fault.name}")
         for call in TOOLS
         for fault in FAULTS
         if (call.tool, fault.name) not in SUCCEEDS
@@ -141,9 +170,11 @@ def live() -> Iterator[Live]:
 def targets(live: Live) -> Targets:
     store = live.sandbox.store
     # Off the first page, so the renames and deletes leave alone what the list cells show.
-    products = [p["id"] for p in store.list_products(page=2, limit=100, category=None, search=None).items]
+    pages = [store.list_products(page=n, limit=100, category=None, search=None) for n in (2, 3)]
+    products = [p["id"] for page in pages for p in page.items]
     delivered = [o["id"] for o in store.list_orders(page=1, limit=100, status="delivered").items]
-    return Targets(iter(products), iter(delivered))
+    customers = [c["id"] for c in store.list_customers(page=2, limit=100).items]
+    return Targets(iter(products), iter(delivered), iter(customers))
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +221,7 @@ async def test_every_tool_reports_every_upstream_fault_and_recovers_when_it_clea
         assert COUNT - injected.remaining == expected_attempts(call, fault), "attempts the upstream saw"
 
         live.sandbox.faults.clear()
-        assert len((await client.list_tools()).tools) == 12, "the server keeps serving"
+        assert len((await client.list_tools()).tools) == len(REGISTERED), "the server keeps serving"
         recovered = await client.call_tool(call.tool, call.args(targets))
         assert not recovered.is_error, text(recovered)
 

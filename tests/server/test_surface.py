@@ -12,7 +12,7 @@ from mcp import MCPError
 from mcp.types import PromptReference, ResourceTemplateReference, TextResourceContents
 
 from hajatek_mcp.server.app import _inline_refs
-from tests.server.conftest import Connect
+from tests.support import Connect
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "tools_list.json"
 
@@ -20,15 +20,21 @@ SNAPSHOT = Path(__file__).parent / "snapshots" / "tools_list.json"
 ANNOTATIONS = {
     "get_store": (True, False, True, True),
     "list_products": (True, False, True, True),
+    "get_product": (True, False, True, True),
     "create_product": (False, False, False, True),
     "update_product": (False, True, True, True),
     "delete_product": (False, True, True, True),
+    "bulk_update_products": (False, True, True, True),
+    "restock_report": (True, False, True, True),
     "list_orders": (True, False, True, True),
     "get_order": (True, False, True, True),
     "update_order_status": (False, True, True, True),
+    "bulk_update_order_status": (False, True, True, True),
     "export_orders": (True, False, True, True),
     "list_customers": (True, False, True, True),
+    "get_customer": (True, False, True, True),
     "get_analytics": (True, False, True, True),
+    "sales_report": (True, False, True, True),
     "list_events": (True, False, True, False),
 }
 
@@ -92,7 +98,15 @@ async def test_read_only_registers_no_tool_that_writes(connect: Connect) -> None
 async def test_toolsets_limit_what_is_registered(connect: Connect) -> None:
     async with connect(toolsets=frozenset({"orders", "analytics"})) as client:
         names = {t.name for t in (await client.list_tools()).tools}
-    assert names == {"list_orders", "get_order", "update_order_status", "export_orders", "get_analytics"}
+    assert names == {
+        "list_orders",
+        "get_order",
+        "update_order_status",
+        "bulk_update_order_status",
+        "export_orders",
+        "get_analytics",
+        "sales_report",
+    }
 
 
 def test_unknown_toolsets_are_refused() -> None:
@@ -126,6 +140,7 @@ async def test_resource_templates(connect: Connect) -> None:
             "hajatek://catalog/{category}",
             "hajatek://orders/{order_id}",
             "hajatek://events/{event_id}",
+            "hajatek://exports/{name}",
         }
         catalog = json.loads(_text(await client.read_resource("hajatek://catalog")))
         category = next(iter(catalog["categories"]))
@@ -154,10 +169,11 @@ async def test_prompts_chain_the_tools(connect: Connect) -> None:
         assert all(p.description and p.title for p in prompts.values())
         briefing = await client.get_prompt("daily_briefing", {"period": "7d"})
         triage = await client.get_prompt("order_triage", {"status": "processing", "limit": "5"})
-        restock = await client.get_prompt("restock_plan", {"category": "perfumes-oud"})
-    assert "get_analytics(period='7d')" in briefing.messages[0].content.text  # type: ignore[union-attr]
+        restock = await client.get_prompt("restock_plan", {"category": "perfumes-oud", "threshold": "12"})
+    assert "compare='previous_week'" in briefing.messages[0].content.text  # type: ignore[union-attr]
     assert "list_orders(status='processing', limit=5)" in triage.messages[0].content.text  # type: ignore[union-attr]
-    assert "hajatek://catalog/perfumes-oud" in restock.messages[0].content.text  # type: ignore[union-attr]
+    step = "restock_report(days=30, low_stock=12, category='perfumes-oud')"
+    assert step in restock.messages[0].content.text  # type: ignore[union-attr]
 
 
 async def test_read_only_prompts_do_not_ask_for_changes(connect: Connect) -> None:

@@ -9,7 +9,7 @@ import pytest
 from mcp.types import EmbeddedResource, TextResourceContents
 
 from hajatek_mcp.server.tools import export as export_module
-from tests.server.conftest import Connect, text
+from tests.support import Connect, text
 
 
 async def test_get_store_names_the_sandbox(connect: Connect) -> None:
@@ -224,9 +224,8 @@ async def test_export_orders_walks_every_page_into_csv(connect: Connect) -> None
         assert not result.is_error, text(result)
         summary = result.structured_content
         assert summary is not None
-        csv_blocks = [b for b in result.content if isinstance(b, EmbeddedResource)]
-        assert len(csv_blocks) == 1
-        resource = csv_blocks[0].resource
+        assert not [b for b in result.content if isinstance(b, EmbeddedResource)], "a big export is linked, not inline"
+        resource = (await client.read_resource(summary["csv_uri"])).contents[0]
         assert isinstance(resource, TextResourceContents)
         assert resource.mime_type == "text/csv"
         lines = resource.text.strip().splitlines()

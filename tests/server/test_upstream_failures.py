@@ -13,7 +13,8 @@ from starlette.applications import Starlette
 from hajatek_mcp.api import HajatekClient
 from hajatek_mcp.sandbox import Sandbox
 from hajatek_mcp.server import ServerOptions, Shop, build_server
-from tests.server.conftest import Connect, text
+from hajatek_mcp.server.tools import TOOLS
+from tests.support import Connect, Loopback, text
 
 
 def faults(app: Starlette) -> Sandbox:
@@ -59,7 +60,7 @@ async def test_a_rate_limit_storm_says_when_to_retry_and_holds_later_calls_witho
         assert later.is_error
         assert "was not sent" in text(later)
         assert not faults(sandbox_app).faults.active, "the fault was used once; the pause, not the API, refused"
-        assert len((await client.list_tools()).tools) == 12, "the server keeps serving"
+        assert len((await client.list_tools()).tools) == len(TOOLS), "the server keeps serving"
 
 
 @pytest.mark.parametrize("mode", ["malformed", "truncated", "wrong_content_type", "drop"])
@@ -101,9 +102,7 @@ async def test_a_wrong_key_is_an_authentication_error(make_server: Callable[...,
 @pytest.fixture
 def live_sandbox(sandbox_app: Starlette) -> Iterator[str]:
     """The same sandbox served by uvicorn on 127.0.0.1, so real network timeouts apply."""
-    from tests.server.test_http_security import serving
-
-    with serving(sandbox_app) as base:
+    with Loopback(sandbox_app, timeout_graceful_shutdown=3) as base:
         yield f"{base}/v1"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from mcp.server.mcpserver import ElicitationResult, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
@@ -10,6 +10,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from hajatek_mcp.api import HajatekError, ProductCreate, ProductUpdate
+from hajatek_mcp.server import reporting
 from hajatek_mcp.server.errors import upstream
 from hajatek_mcp.server.guards import (
     Confirm,
@@ -34,6 +35,7 @@ from hajatek_mcp.server.tools.params import (
     Stock,
 )
 from hajatek_mcp.server.views import DeletedView, ProductPage, ProductView
+from hajatek_mcp.server.walks import products_upto
 from hajatek_mcp.server.writes import Guarded, guarded, unguarded_write
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -42,17 +44,46 @@ Description = Annotated[str, Field(max_length=5000)]
 Sku = Annotated[str, Field(min_length=1, max_length=64)]
 
 
+class ProductListing(ProductPage):
+    complete: bool | None = Field(default=None, description="with stock_below or sort=stock: false if not all read")
+
+
 @upstream
 async def list_products(
     shop: Annotated[Shop, Resolve(current_shop)],
+    *,
     category: Category | None = None,
     search: Annotated[str | None, Field(max_length=100, description="in Arabic or English name, or SKU")] = None,
+    stock_below: Annotated[int | None, Field(ge=1, le=1_000_000, description="only products with less stock")] = None,
+    sort: Annotated[Literal["newest", "stock"], Field(description="stock: lowest first")] = "newest",
     page: PageNumber = 1,
     limit: Limit = 20,
-) -> Annotated[CallToolResult, ProductPage]:
-    """Products with price (SAR) and stock, newest first. Filter by category or search text; follow next_page."""
+) -> Annotated[CallToolResult, ProductListing]:
+    """Products with price (SAR) and stock, newest first. Filter by category, search text or stock_below; follow
+    next_page."""
+    if stock_below is not None or sort == "stock":
+        # The API filters by category and search only: the server reads the catalog (bounded) and does the rest.
+        walk = await products_upto(shop.client, category=category, search=search, max_requests=reporting.CATALOG_PAGES)
+        found = [p for p in walk.products if stock_below is None or (p.stock is not None and p.stock < stock_below)]
+        if sort == "stock":
+            found.sort(key=lambda p: (p.stock is None, p.stock or 0))  # stable: newest first among equals
+        first = (page - 1) * limit
+        more = first + limit < len(found)
+        scan = ProductListing(
+            products=[ProductView.of(p) for p in found[first : first + limit]],
+            page=page,
+            total=len(found),
+            has_more=more,
+            next_page=page + 1 if more else None,
+            complete=walk.complete,
+        )
+        note = _more(more, scan.next_page)
+        if not walk.complete:
+            partial = f"Only the newest {len(walk.products):,} products were read: narrow with category or search."
+            note = f"{partial} {note}" if note else partial
+        return shop.result(scan, note)
     result = await shop.client.list_products(page=page, limit=limit, category=category, search=search)
-    view = ProductPage(
+    view = ProductListing(
         products=[ProductView.of(p) for p in result.items],
         page=result.page,
         total=result.total,

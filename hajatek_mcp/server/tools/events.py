@@ -28,6 +28,7 @@ class EventView(View):
 class EventList(View):
     events: list[EventView]
     receiving: bool = Field(description="false when no webhook secret is configured: nothing can arrive")
+    receiving_since: str | None = Field(default=None, description="every event sent since then is here (UTC)")
 
 
 @upstream
@@ -41,9 +42,23 @@ async def list_events(
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
     events = [EventView(**e) for e in await shop.inbox.recent(type=type, since=since, limit=limit)]
-    view = EventList(events=events, receiving=shop.options.webhook_secret is not None)
-    note = None if view.receiving else "No webhook secret is configured, so no events can arrive."
-    return shop.result(view, note)
+    receiving_since = await shop.inbox.receiving_since() if shop.options.webhook_secret is not None else None
+    view = EventList(events=events, receiving=receiving_since is not None, receiving_since=receiving_since)
+    return shop.result(view, _note(view, type, since))
+
+
+def _note(view: EventList, type: str | None, since: datetime | None) -> str | None:
+    """What the list means when it is empty or reaches back before the inbox was receiving."""
+    if view.receiving_since is None:
+        return "No webhook secret is configured, so no events can arrive."
+    start = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if since else None
+    covered = start is not None and start >= view.receiving_since
+    what = f"{type} events" if type else "events"
+    if view.events:  # receiving_since is in the result; worth a sentence only when asked about earlier times
+        return None if covered or start is None else f"Complete since {view.receiving_since}; earlier may be missing."
+    if covered:
+        return f"No {what} received since {start}: the inbox has been receiving since {view.receiving_since}."
+    return f"No {what} received since {view.receiving_since} (all the inbox covers); earlier ones are unknown."
 
 
 TOOLS = (
