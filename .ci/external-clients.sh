@@ -210,7 +210,7 @@ inspector_suite() {
     'r["contents"][0]["uri"] == "hajatek://store" and json.loads(r["contents"][0]["text"])["id"] == "str_sandbox"' \
     -- --protocol-era "$era" --method resources/read --uri hajatek://store "${target[@]}"
   expect ok "$t prompts/get daily_briefing period=7d" \
-    'len(r["messages"]) > 0 and "get_analytics(period='"'7d'"')" in text(r["messages"][0]["content"])' \
+    'len(r["messages"]) > 0 and "compare='"'previous_week'"'" in text(r["messages"][0]["content"])' \
     -- --protocol-era "$era" --method prompts/get --prompt-name daily_briefing --prompt-args period=7d "${target[@]}"
   # An unknown prompt is the client's mistake: an error that names it, not "Internal server error".
   expect error "$t prompts/get no_such_prompt (error names it)" \
