@@ -35,6 +35,7 @@ STATE_FILES = {
     "exports.db": "the order exports",
     "directory.db": "the customer directory",
     "oauth.db": "the OAuth grants",
+    "tenants.db": "the connected stores",
 }
 #: The ``--sandbox`` demo store's file (the CLI wires it in), and what to do when it is damaged: it is only demo data.
 SANDBOX_DB = "sandbox.db"
