@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute
 
 if TYPE_CHECKING:
     from hajatek_mcp.server.oauth import ExternalOAuth, OAuthSetup
+    from hajatek_mcp.server.tenants import Tenants
 
 from hajatek_mcp import __version__
 from hajatek_mcp.api import HajatekClient
@@ -28,15 +29,16 @@ from hajatek_mcp.server.arguments import StrictTool
 from hajatek_mcp.server.audit import AuditLog
 from hajatek_mcp.server.confirmations import ConfirmationStore
 from hajatek_mcp.server.directory import CustomerDirectory
-from hajatek_mcp.server.events import WEBHOOK_PATH, EventHub, EventInbox, webhook_route
+from hajatek_mcp.server.events import WEBHOOK_PATH, EventInbox
 from hajatek_mcp.server.exports import ExportStore
 from hajatek_mcp.server.guards import CONFIRM_HINT
 from hajatek_mcp.server.locks import TargetLocks
 from hajatek_mcp.server.options import TOOLSETS, ServerOptions
-from hajatek_mcp.server.shop import OpenShops, Shop, bind_request_shop
+from hajatek_mcp.server.receiver import EventHub, webhook_route
+from hajatek_mcp.server.shop import OpenShops, Shop, bind_request_shop, request_shop
 from hajatek_mcp.server.tools import TOOLS, ToolSpec
 
-__all__ = ["HajatekServer", "build_server", "selected_tools", "unavailable_tools"]
+__all__ = ["HajatekServer", "assemble_server", "build_server", "request_store", "selected_tools", "unavailable_tools"]
 
 #: How the instructions name each tool; a toolset's line lists only the tools this server registers.
 _HINTS = {
@@ -177,7 +179,7 @@ def _tool(spec: ToolSpec) -> Tool:
     return tool
 
 
-class HajatekServer(MCPServer[Shop]):
+class HajatekServer(MCPServer[Any]):
     """The MCP server, plus the HTTP routes it needs served beside MCP (webhook receiver, OAuth consent page)."""
 
     unavailable: dict[str, str]
@@ -188,6 +190,10 @@ class HajatekServer(MCPServer[Shop]):
     oauth_routes: list[BaseRoute]
     on_close: list[Callable[[], None]]
     """What :meth:`close` closes: files the server opened when it was built (the built-in OAuth server's)."""
+    tenants: Tenants | None = None
+    """A multi-tenant server's connected stores (see :mod:`~hajatek_mcp.server.hosted`); None for one store."""
+    oauth_setup: OAuthSetup | None = None
+    """A multi-tenant server's built-in authorization server (whose grants ``disconnect`` revokes)."""
 
     def close(self) -> None:
         """Close what the server opened when it was built, not per session (the lifespan closes those)."""
@@ -237,6 +243,44 @@ def _oauth(options: ServerOptions) -> OAuthSetup | ExternalOAuth | None:
     return OAuthSetup(options.oauth_issuer, options.oauth_passphrase, options.state_dir, clock=options.clock)
 
 
+def request_store() -> str:
+    """The store id of the request being served (whose subscriptions these are)."""
+    return request_shop().store_id
+
+
+def assemble_server(
+    options: ServerOptions,
+    lifespan: Callable[[MCPServer[Any]], AbstractAsyncContextManager[Any]],
+    hub: EventHub,
+    oauth: OAuthSetup | ExternalOAuth | None,
+) -> HajatekServer:
+    """The server with its tools, resources, prompts and subscriptions, for a lifespan that gives each request its
+    shop (one store's, or a :class:`~hajatek_mcp.server.shop.ShopSource` of several); no webhook routes yet."""
+    server = HajatekServer(
+        "hajatek",
+        title="Hajatek store" + (" (sandbox)" if options.sandbox else ""),
+        description="Run a Hajatek store: catalog, orders, customers, analytics and store events.",
+        instructions=_instructions(options),
+        version=__version__,
+        website_url="https://github.com/hajatek/hajatek-mcp",
+        lifespan=lifespan,
+        tools=[_tool(spec) for spec in selected_tools(options)],
+        log_level="WARNING",
+        subscriptions=hub.bus,
+        middleware=[bind_request_shop],  # every handler finds the shop of its request (see shop.py)
+        **(oauth.server_arguments if oauth else {}),
+    )
+    server.oauth_routes = oauth.routes if oauth else []
+    server.on_close = [oauth.close] if oauth else []
+    server.unavailable = unavailable_tools(options)
+    server.webhook_routes = []
+    server.webhook_status = "webhook receiver off"
+    hub.install(server)
+    resources.register(server, options)
+    prompts.register(server, options)
+    return server
+
+
 def build_server(
     options: ServerOptions, connect: Callable[[], AbstractAsyncContextManager[HajatekClient]]
 ) -> HajatekServer:
@@ -248,7 +292,7 @@ def build_server(
     """
 
     shops = OpenShops()
-    hub = EventHub()
+    hub = EventHub(request_store)
     locks = TargetLocks()
 
     @asynccontextmanager
@@ -301,29 +345,8 @@ def build_server(
                 finally:
                     shops.remove(shop)
 
-    oauth = _oauth(options)
-    server = HajatekServer(
-        "hajatek",
-        title="Hajatek store" + (" (sandbox)" if options.sandbox else ""),
-        description="Run a Hajatek store: catalog, orders, customers, analytics and store events.",
-        instructions=_instructions(options),
-        version=__version__,
-        website_url="https://github.com/hajatek/hajatek-mcp",
-        lifespan=lifespan,
-        tools=[_tool(spec) for spec in selected_tools(options)],
-        log_level="WARNING",
-        subscriptions=hub.bus,
-        middleware=[bind_request_shop],  # resources and completions find the shop of their request (see shop.py)
-        **(oauth.server_arguments if oauth else {}),
-    )
-    server.oauth_routes = oauth.routes if oauth else []
-    server.on_close = [oauth.close] if oauth else []
-    server.unavailable = unavailable_tools(options)
-    hub.install(server)
-    resources.register(server, options)
-    prompts.register(server, options)
+    server = assemble_server(options, lifespan, hub, _oauth(options))
     if options.webhook_secret is None:
-        server.webhook_routes = []
         server.webhook_status = "webhook receiver off: set HAJATEK_WEBHOOK_SECRET to receive Hajatek's events"
     else:
         server.webhook_routes = [webhook_route(lambda: shops.get(options.store_id).inbox, hub, options.webhook_secret)]

@@ -1,15 +1,13 @@
 """Signed webhooks become a durable event inbox the agent can read and subscribe to.
 
-Flow: ``POST /webhooks/hajatek`` → size limit → signature (constant time, before parsing) → JSON and shape → replay
-window → SQLite inbox (``events.db``, WAL, committed) → 2xx → subscribers of ``hajatek://events`` are told. A
-redelivery of a known event id answers 2xx and stores nothing. Nothing rejected is stored or announced.
+The route that receives them and the hub that tells subscribers are in :mod:`~hajatek_mcp.server.receiver`; this
+module keeps the inbox (``events.db``, WAL, committed before Hajatek is answered).
 
 An event's body is kept for the retention (``HAJATEK_EVENT_RETENTION_DAYS``); its id is kept longer when the replay
 window (``HAJATEK_WEBHOOK_MAX_AGE``) is longer, counted from the later of its receipt and its ``created_at``. So an
 event inside the window is always recognised as known, even once its body is gone, and is never stored twice.
 
-:class:`EventInbox` owns ``events.db``; nothing else opens it. :class:`EventHub` fans "the inbox changed" out to
-2026-07-28 listeners (the SDK's subscription bus) and to handshake-era sessions that sent ``resources/subscribe``.
+:class:`EventInbox` owns ``events.db``; nothing else opens it.
 """
 
 from __future__ import annotations
@@ -22,21 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mcp import types
-from mcp.server.context import ServerRequestContext
-from mcp.server.mcpserver import MCPServer
-from mcp.server.session import ServerSession
-from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated
-from pydantic import SecretStr, ValidationError
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-
-from hajatek_mcp.api import InvalidSignatureError, WebhookEvent, verify_signature
-from hajatek_mcp.api.webhooks import SIGNATURE_HEADER
+from hajatek_mcp.api import WebhookEvent
 from hajatek_mcp.storage import Database, Schema, Transaction
 
-__all__ = ["EVENTS_URI", "MAX_WEBHOOK_BODY", "WEBHOOK_PATH", "EventHub", "EventInbox", "webhook_route"]
+__all__ = ["EVENTS_URI", "KNOWN_TYPES", "MAX_WEBHOOK_BODY", "SCHEMA", "WEBHOOK_PATH", "EventInbox"]
 
 logger = logging.getLogger("hajatek_mcp.events")
 
@@ -235,106 +222,3 @@ class EventInbox:
 
     def close(self) -> None:
         self._db.close()
-
-
-class EventHub:
-    """Tells subscribers of ``hajatek://events`` that a new event arrived, in both protocol eras."""
-
-    def __init__(self) -> None:
-        self.bus = InMemorySubscriptionBus()
-        self._sessions: dict[str, set[ServerSession]] = {}
-
-    def install(self, server: MCPServer[Any]) -> None:
-        """Register handshake-era ``resources/subscribe`` and ``resources/unsubscribe`` on ``server``.
-
-        MCPServer has no public hook for these; the SDK's own conformance server registers them the same way.
-        """
-        lowlevel = server._lowlevel_server  # private, see the docstring
-        lowlevel.add_request_handler("resources/subscribe", types.SubscribeRequestParams, self._subscribe)
-        lowlevel.add_request_handler("resources/unsubscribe", types.UnsubscribeRequestParams, self._unsubscribe)
-
-    async def _subscribe(
-        self, ctx: ServerRequestContext[Any], params: types.SubscribeRequestParams
-    ) -> types.EmptyResult:
-        self._sessions.setdefault(str(params.uri), set()).add(ctx.session)
-        return types.EmptyResult()
-
-    async def _unsubscribe(
-        self, ctx: ServerRequestContext[Any], params: types.UnsubscribeRequestParams
-    ) -> types.EmptyResult:
-        self._sessions.get(str(params.uri), set()).discard(ctx.session)
-        return types.EmptyResult()
-
-    async def announce(self, event_id: str) -> None:
-        for uri in (EVENTS_URI, f"{EVENTS_URI}/{event_id}"):
-            await self.bus.publish(ResourceUpdated(uri=uri))
-            for session in list(self._sessions.get(uri, ())):
-                try:
-                    await session.send_resource_updated(uri)
-                except Exception:  # a closed session must not stop the others; it is dropped
-                    logger.debug("dropping a closed subscriber of %s", uri)
-                    self._sessions[uri].discard(session)
-
-
-def _reject(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
-
-
-async def _read_limited(request: Request, limit: int) -> bytes | None:
-    """The body, or None as soon as it exceeds ``limit`` (never reading the rest)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            return None
-    return bytes(body)
-
-
-def webhook_route(
-    inbox: Callable[[], EventInbox], hub: EventHub, secret: SecretStr, *, max_body: int = MAX_WEBHOOK_BODY
-) -> Route:
-    """``POST /webhooks/hajatek``: verify, store once, then announce.
-
-    ``inbox`` returns the inbox of the store the webhooks are for, or raises LookupError while that store is not open
-    (then Hajatek is asked to retry). A webhook carries no MCP session, so the caller looks the store up by id among
-    the open shops (:class:`~hajatek_mcp.server.shop.OpenShops`), never takes whichever shop opened last.
-    """
-
-    async def receive(request: Request) -> Response:  # noqa: PLR0911  # one return per check, in the order they run
-        body = await _read_limited(request, max_body)
-        if body is None:
-            return _reject(413, f"body over {max_body} bytes")
-        try:
-            verify_signature(secret.get_secret_value(), body, request.headers.get(SIGNATURE_HEADER))
-        except InvalidSignatureError as exc:
-            logger.warning("webhook rejected: %s", exc)
-            return _reject(401, str(exc))
-        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
-            return _reject(415, "Content-Type must be application/json")
-        try:
-            event = WebhookEvent.model_validate_json(body)
-        except ValidationError as exc:
-            fields = ", ".join(".".join(str(p) for p in e["loc"]) or "(body)" for e in exc.errors())
-            return _reject(400, f"not a Hajatek event (invalid: {fields})")
-        if event.type not in KNOWN_TYPES:
-            return _reject(400, f"unknown event type {event.type!r}")
-        try:
-            store = inbox()
-        except LookupError as exc:  # after the signature: the caller is Hajatek, which retries a 503
-            logger.warning("webhook %s not stored: %s", event.id, exc)
-            return _reject(503, f"not stored: {exc}; Hajatek will retry")
-        if await store.known(event.id):
-            return JSONResponse({"received": True, "duplicate": True})
-        age = store.now() - event.created_at.timestamp()
-        if age > store.max_age:
-            logger.warning("webhook %s rejected: created %.0f s ago, beyond the replay window", event.id, age)
-            return _reject(400, "event is older than the replay window")
-        if await store.add(event):
-            logger.info("webhook %s (%s) stored", event.id, event.type)
-            await hub.announce(event.id)
-        return JSONResponse({"received": True})
-
-    return Route(WEBHOOK_PATH, receive, methods=["POST"])

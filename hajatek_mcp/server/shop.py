@@ -11,6 +11,11 @@ handler reaches the shop of the request it serves, never merely "an open one":
   request once its session is known): it binds the lifespan context of the session serving the request for the length
   of that request, and :func:`request_shop` reads it.
 - **The webhook route** serves no MCP request at all: it looks its store up by id in :class:`OpenShops`.
+
+A multi-tenant server's lifespan context is no shop but a :class:`ShopSource` (the registry of connected stores,
+:class:`~hajatek_mcp.server.tenants.Tenants`): the middleware takes the store from the request's access token (its
+``subject``, set when the merchant connected the store) and holds that store's shop for the request, so tools,
+resources, prompts and completions all act on the store of the token, and nothing the model sends names a store.
 """
 
 from __future__ import annotations
@@ -18,11 +23,13 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+from mcp import MCPError
+from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context
-from mcp.types import CallToolResult
+from mcp.types import INVALID_REQUEST, CallToolResult
 from pydantic import BaseModel
 
 from hajatek_mcp.api import HajatekClient
@@ -35,7 +42,15 @@ from hajatek_mcp.server.locks import TargetLocks
 from hajatek_mcp.server.options import ServerOptions
 from hajatek_mcp.server.views import tool_result
 
-__all__ = ["OpenShops", "Shop", "bind_request_shop", "current_shop", "request_shop"]
+__all__ = [
+    "NotConnectedError",
+    "OpenShops",
+    "Shop",
+    "ShopSource",
+    "bind_request_shop",
+    "current_shop",
+    "request_shop",
+]
 
 
 @dataclass
@@ -69,29 +84,73 @@ class Shop:
         return tool_result(view, note=note, redact=self.options.redact_pii)
 
 
-async def current_shop(ctx: Context[Shop]) -> Shop:  # async: a sync resolver would hop to a worker thread
-    """Resolver: the :class:`Shop` of the session serving this request (its lifespan context)."""
-    return ctx.request_context.lifespan_context
+class NotConnectedError(LookupError):
+    """A store that is not (or no longer) connected to this multi-tenant server."""
+
+    def __init__(self, store_id: str) -> None:
+        super().__init__(
+            f"store {store_id} is not connected to this server (it was disconnected, or never connected): connect it "
+            "again from your AI application's settings, where the server's sign-in page asks for its API key"
+        )
+        self.store_id = store_id
 
 
-_request_shop: ContextVar[Shop] = ContextVar("hajatek_request_shop")
+class ShopSource(Protocol):
+    """Where a multi-tenant server's requests get their shop: by the store their access token belongs to."""
+
+    def use(self, store_id: str) -> AbstractAsyncContextManager[Shop]: ...
 
 
-async def bind_request_shop(ctx: ServerRequestContext[Shop, Any], call_next: CallNext) -> HandlerResult:
-    """SDK middleware: the rest of the request runs with its session's shop bound for :func:`request_shop`."""
-    token = _request_shop.set(ctx.lifespan_context)
+async def current_shop(ctx: Context[Any]) -> Shop:  # async: a sync resolver would hop to a worker thread
+    """Resolver: the :class:`Shop` of this request (bound by :func:`bind_request_shop`, else its lifespan's)."""
+    shop = _request_shop.get(None)
+    return shop if shop is not None else ctx.request_context.lifespan_context
+
+
+_request_shop: ContextVar[Shop | None] = ContextVar("hajatek_request_shop", default=None)
+
+
+def token_store() -> str:
+    """The store the request's access token belongs to (its ``subject``), for a multi-tenant server."""
+    token = get_access_token()
+    if token is None or not token.subject:
+        raise MCPError(
+            INVALID_REQUEST,
+            "this server serves connected stores only: sign in through its OAuth page to connect your store",
+        )
+    return token.subject
+
+
+async def bind_request_shop(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    """SDK middleware: the rest of the request runs with its shop bound for :func:`request_shop`.
+
+    One store: the session's lifespan context is the shop. Several (a :class:`ShopSource`): the shop of the store
+    the request's access token belongs to, held for the length of the request.
+    """
+    source = ctx.lifespan_context
+    if isinstance(source, Shop):
+        token = _request_shop.set(source)
+        try:
+            return await call_next(ctx)
+        finally:
+            _request_shop.reset(token)
     try:
-        return await call_next(ctx)
-    finally:
-        _request_shop.reset(token)
+        async with source.use(token_store()) as shop:
+            token = _request_shop.set(shop)
+            try:
+                return await call_next(ctx)
+            finally:
+                _request_shop.reset(token)
+    except NotConnectedError as exc:  # only opening the shop raises it
+        raise MCPError(INVALID_REQUEST, str(exc)) from None
 
 
 def request_shop() -> Shop:
     """The :class:`Shop` of the MCP request being served, for handlers the SDK gives no ``Context``."""
-    try:
-        return _request_shop.get()
-    except LookupError:
-        raise RuntimeError("no MCP request is being served here: only a request's handlers have a shop") from None
+    shop = _request_shop.get()
+    if shop is None:
+        raise RuntimeError("no MCP request is being served here: only a request's handlers have a shop")
+    return shop
 
 
 class OpenShops:
