@@ -7,6 +7,7 @@ the ``sleep`` used between webhook retries and activity ticks, and the transport
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,13 +28,38 @@ API_KEYS: Mapping[str, str] = {
 DEFAULT_PLAN_LIMITS: Mapping[str, int | None] = {"starter": 100, "pro": 500, "business": None}
 
 
+_STORE_ID = re.compile(r"^str_[A-Za-z0-9_]+$")
+_ID_TAG = re.compile(r"^[a-z0-9_]*$")
+
+
 def _default_plan_limits() -> dict[str, int | None]:
     return dict(DEFAULT_PLAN_LIMITS)
 
 
+def _default_api_keys() -> dict[str, str]:
+    return dict(API_KEYS)
+
+
 @dataclass(frozen=True, kw_only=True)
 class SandboxConfig:
-    """How one sandbox instance behaves. The defaults give the demo store of the README."""
+    """How one sandbox instance behaves. The defaults give the demo store of the README.
+
+    One instance serves one store. Several stores in one process (``hajatek-mcp sandbox --stores N``) are several
+    configs with distinct ``store_id``, ``api_keys`` and ``id_tag``: see :mod:`hajatek_mcp.sandbox.multi`.
+    """
+
+    store_id: str = STORE_ID
+    """The store's id (``str_…``): what ``GET /stores/{store_id}`` answers for and the webhook payloads carry."""
+    api_keys: Mapping[str, str] = field(default_factory=_default_api_keys, repr=False)
+    """The store's API keys, each with its plan. The API identifies the store by the key, as Hajatek does."""
+    store_name: str | None = None
+    """The store's name. ``None``: the demo store's, "Souq Al-Noor"."""
+    store_name_ar: str | None = None
+    """The store's Arabic name. ``None``: the demo store's when ``store_name`` is ``None`` too, else ``store_name``."""
+    id_tag: str = ""
+    """Put after the prefix of every product, customer and order id of this store (``prod_{tag}0001``,
+    ``ord_{tag}000001``), in the seed and in everything created later, so ids of several stores never meet.
+    Empty for the demo store: its ids are those of docs/sandbox.md."""
 
     db_path: str = ":memory:"
     """SQLite database: ``":memory:"`` (state lives as long as the app) or a file (state survives restarts; the seed
@@ -46,7 +72,7 @@ class SandboxConfig:
     the wall clock. Must be timezone-aware."""
     webhook_url: str | None = None
     """Where events are POSTed. Webhooks are off without it (a secret alone is accepted and unused)."""
-    webhook_secret: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
     """Secret used to sign deliveries (``X-Hajatek-Signature``). Never logged."""
     webhook_transport: httpx2.AsyncBaseTransport | None = None
     """Transport of the delivery client (tests pass ``httpx2.MockTransport`` or ``httpx2.ASGITransport``)."""
@@ -77,6 +103,7 @@ class SandboxConfig:
     """Sleeps between webhook retries and activity ticks; ``None`` is ``anyio.sleep``. Tests inject a fake."""
 
     def __post_init__(self) -> None:
+        self._check_identity()
         if self.now is not None and self.now.utcoffset() is None:
             raise ValueError("SandboxConfig.now must be timezone-aware, e.g. datetime(2026, 3, 15, tzinfo=UTC)")
         if self.webhook_url is not None and self.webhook_secret is None:
@@ -101,6 +128,25 @@ class SandboxConfig:
             raise ValueError("webhook_max_attempts must be >= 1")
         if self.webhook_backoff < 0 or self.webhook_timeout <= 0:
             raise ValueError("webhook_backoff must be >= 0 and webhook_timeout > 0")
+
+    def _check_identity(self) -> None:
+        """The store's id, keys, name and id tag. Errors never show a key: a configured key may be a real one."""
+        if not isinstance(self.store_id, str) or not _STORE_ID.fullmatch(self.store_id):
+            raise ValueError(f"store_id must look like str_ followed by letters, digits or _ (got {self.store_id!r})")
+        if not self.api_keys:
+            raise ValueError(f"store {self.store_id} needs at least one API key (api_keys maps each key to its plan)")
+        for key, plan in self.api_keys.items():
+            if not isinstance(key, str) or not key or key != key.strip() or any(c.isspace() for c in key):
+                raise ValueError(f"an API key of store {self.store_id} is empty or holds whitespace")
+            if plan not in PLANS:
+                raise ValueError(
+                    f"an API key of store {self.store_id} has unknown plan {plan!r}; plans are {', '.join(PLANS)}"
+                )
+        for name in (self.store_name, self.store_name_ar):
+            if name is not None and not (isinstance(name, str) and name.strip() and len(name) <= 100):
+                raise ValueError("store_name and store_name_ar must be 1 to 100 characters, or None")
+        if not isinstance(self.id_tag, str) or not _ID_TAG.fullmatch(self.id_tag):
+            raise ValueError(f"id_tag must be a-z, 0-9 and _ only, such as 's2_' (got {self.id_tag!r})")
 
     def limit_for(self, plan: str) -> int | None:
         """Requests per window for ``plan`` (plans missing from ``plan_limits`` use the published limits)."""

@@ -22,7 +22,7 @@ from .config import SandboxConfig
 from .db import Database
 from .faults import FaultInjector
 from .ratelimit import RateLimiter
-from .seed import generate
+from .seed import SeedData, Storefront, generate
 from .store import Store
 from .webhooks import WebhookDispatcher
 
@@ -38,14 +38,15 @@ class Sandbox:
         self.config = config
         self.now = config.time_source()
         sleep: Callable[[float], Awaitable[None]] = config.sleep or anyio.sleep
-        db = Database(config.db_path)
+        db = Database(config.db_path, store_id=config.store_id, id_tag=config.id_tag)
         self.store = Store(db, now=self.now, low_stock_threshold=config.low_stock_threshold)
         self.webhooks = WebhookDispatcher(config, self.store)
         db.delivery_state = "pending" if self.webhooks.enabled else "disabled"
         db.listener = self.webhooks.enqueue
         if self.store.is_empty():
-            self.store.load(generate(config.seed, config.seed_reference_time()))
+            self.store.load(self._seed_data(config.seed))
         else:
+            self._check_file_store()
             logger.info("sandbox: using the existing data in %s", config.db_path)
         self.faults = FaultInjector()
         self.limiter = RateLimiter(config.rate_window, config.clock)
@@ -54,9 +55,25 @@ class Sandbox:
         self._resumed = False
         self._closed = False
 
+    def _seed_data(self, seed: int) -> SeedData:
+        config = self.config
+        front = Storefront(config.store_id, config.id_tag, config.store_name, config.store_name_ar)
+        return generate(seed, config.seed_reference_time(), front)
+
+    def _check_file_store(self) -> None:
+        """A file written for another store is refused: its ids and events would be that store's."""
+        row = self.store.db.query_one("SELECT id FROM store")
+        found = None if row is None else row["id"]
+        if found != self.config.store_id:
+            self.store.close()
+            raise ValueError(
+                f"{self.config.db_path} holds the sandbox store {found}, not {self.config.store_id}: "
+                "give each store its own database file"
+            )
+
     def reset(self, seed: int | None = None) -> None:
         """Back to a freshly seeded store (``seed`` or the configured one); clears faults, rate limits, events."""
-        self.store.load(generate(self.config.seed if seed is None else seed, self.config.seed_reference_time()))
+        self.store.load(self._seed_data(self.config.seed if seed is None else seed))
         self.faults.clear()
         self.limiter.reset()
 
@@ -70,6 +87,11 @@ class Sandbox:
             task = asyncio.get_running_loop().create_task(self.activity.run(), name="sandbox activity")
             task.add_done_callback(_log_crash)
             self._activity_task = task
+
+    async def settle(self) -> None:
+        """Wait until every webhook delivery started so far has made its first attempt (see
+        :class:`~hajatek_mcp.sandbox.webhooks.InProcessTransport`)."""
+        await self.webhooks.settle()
 
     async def aclose(self) -> None:
         """Stop activity, cancel pending webhook deliveries, close the database. Idempotent."""

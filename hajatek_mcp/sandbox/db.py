@@ -20,7 +20,8 @@ from typing import Any
 from hajatek_mcp.storage import sqlite as storage
 from hajatek_mcp.storage.files import SANDBOX_DB_FIX
 
-from .values import event_id, iso
+from .config import STORE_ID
+from .values import entity_id, event_id, iso
 
 __all__ = ["SCHEMA", "Database", "Event", "Transaction"]
 
@@ -88,11 +89,14 @@ class Event:
 
 @dataclass
 class Transaction:
-    """An open write transaction: its statements (``sql``), the events emitted so far, and the id sequences."""
+    """An open write transaction: its statements (``sql``), the events emitted so far, and the id sequences. It
+    knows its store (``store_id``, put in event payloads) and the store's ``id_tag`` (put in new ids)."""
 
     sql: storage.Transaction
     now: datetime
     delivery: str
+    store_id: str = STORE_ID
+    id_tag: str = ""
     events: list[Event] = field(default_factory=list)
 
     def emit(self, type_: str, data: dict[str, Any]) -> None:
@@ -116,15 +120,24 @@ class Transaction:
         assert row is not None  # noqa: S101 -- the statement above wrote it
         return int(row[0])
 
+    def new_id(self, kind: str, prefix: str) -> tuple[str, int]:
+        """The next id of sequence ``kind`` with its ``prefix`` and the store's tag (``prod_s2_0225``), and its
+        number."""
+        number = self.next_id(kind)
+        return entity_id(prefix, self.id_tag, number), number
+
 
 class Database:
-    """The sandbox's SQLite file (``path``: ``":memory:"`` or a file name) and its :meth:`write` transactions.
+    """The sandbox's SQLite file (``path``: ``":memory:"`` or a file name) and its :meth:`write` transactions, for the
+    store ``store_id`` whose new ids carry ``id_tag``.
 
     Rows are :class:`~hajatek_mcp.storage.sqlite.Record`: ``row["name"]`` as well as ``row[0]``.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, store_id: str = STORE_ID, id_tag: str = "") -> None:
         self.path = path
+        self.store_id = store_id
+        self.id_tag = id_tag
         # casefold(): Unicode-aware case folding for search (SQLite's lower() only folds ASCII).
         file = None if path == ":memory:" else Path(path)
         self._file = storage.SQLite(file, SCHEMA, functions={"casefold": _casefold})
@@ -149,7 +162,7 @@ class Database:
     def write(self, now: datetime) -> Iterator[Transaction]:
         """A write transaction; on success commits, then hands the emitted events to :attr:`listener`."""
         with self._file.transaction() as statements:
-            tx = Transaction(statements, now, self.delivery_state)
+            tx = Transaction(statements, now, self.delivery_state, self.store_id, self.id_tag)
             yield tx
         if tx.events and self.listener is not None:
             self.listener(tx.events)

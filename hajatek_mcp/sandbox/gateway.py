@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .config import API_KEYS
 from .errors import code_for_status, envelope
 from .faults import run_fault
 from .values import request_id
@@ -23,7 +22,17 @@ from .values import request_id
 if TYPE_CHECKING:
     from .core import Sandbox
 
-__all__ = ["ADMIN_PREFIX", "API_PREFIX", "PLAN_KEY", "REQUEST_ID_KEY", "Gateway", "json_bytes", "send_error"]
+__all__ = [
+    "ADMIN_PREFIX",
+    "API_PREFIX",
+    "PLAN_KEY",
+    "REQUEST_ID_KEY",
+    "Gateway",
+    "bearer",
+    "json_bytes",
+    "send_error",
+    "under",
+]
 
 logger = logging.getLogger(__name__)
 API_PREFIX = "/v1"
@@ -55,7 +64,8 @@ async def send_error(
     await send({"type": "http.response.body", "body": body})
 
 
-def _bearer(scope: Scope) -> str | None:
+def bearer(scope: Scope) -> str | None:
+    """The Bearer token of the request, or None when there is no usable ``Authorization: Bearer`` header."""
     for name, value in scope.get("headers", []):
         if name == b"authorization":
             scheme, _, token = value.decode("latin-1").partition(" ")
@@ -75,7 +85,8 @@ def _with_headers(send: Send, headers: dict[str, str]) -> Send:
     return wrapped
 
 
-def _under(path: str, prefix: str) -> bool:
+def under(path: str, prefix: str) -> bool:
+    """``path`` is ``prefix`` or below it."""
     return path == prefix or path.startswith(prefix + "/")
 
 
@@ -94,7 +105,7 @@ class Gateway:
         scope[REQUEST_ID_KEY] = rid
         send = _with_headers(send, {"X-Request-Id": rid})
         path: str = scope["path"]
-        if _under(path, ADMIN_PREFIX):
+        if under(path, ADMIN_PREFIX):
             if not self.sandbox.config.enable_admin:
                 await send_error(send, 404, f"No route {scope['method']} {path}.", rid)
                 return
@@ -109,13 +120,14 @@ class Gateway:
 
     async def _api(self, scope: Scope, receive: Receive, send: Send) -> None:
         rid: str = scope[REQUEST_ID_KEY]
-        if not _under(scope["path"], API_PREFIX):
+        if not under(scope["path"], API_PREFIX):
             await send_error(send, 404, f"No route {scope['method']} {scope['path']}; the API is under /v1.", rid)
             return
-        key = _bearer(scope)
-        plan = API_KEYS.get(key) if key is not None else None
+        key = bearer(scope)
+        api_keys = self.sandbox.config.api_keys
+        plan = api_keys.get(key) if key is not None else None
         if plan is None:
-            keys = ", ".join(API_KEYS)
+            keys = ", ".join(api_keys)
             if key is None:
                 message = f"Missing API key: send 'Authorization: Bearer <key>' with a sandbox key ({keys})."
             else:

@@ -18,7 +18,6 @@ from hajatek_mcp.api.models import ORDER_TRANSITIONS
 from hajatek_mcp.storage.sqlite import Record
 
 from . import history, stock
-from .config import STORE_ID
 from .db import Database, Transaction
 from .errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from .history import Query
@@ -35,11 +34,15 @@ def row_dict(row: Record) -> dict[str, Any]:
 
 
 def _order_json(
-    row: Mapping[str, Any], items: list[dict[str, Any]], customer_name: str | None, steps: list[history.Step]
+    store_id: str,
+    row: Mapping[str, Any],
+    items: list[dict[str, Any]],
+    customer_name: str | None,
+    steps: list[history.Step],
 ) -> dict[str, Any]:
     return {
         "id": row["id"],
-        "store_id": STORE_ID,
+        "store_id": store_id,
         "customer_id": row["customer_id"],
         "customer_name": customer_name,
         "status": row["status"],
@@ -88,7 +91,9 @@ def attach_items(db: Database, rows: list[dict[str, Any]]) -> list[dict[str, Any
     items = _items_by_order(db.query, [row["id"] for row in rows])
     names = _customer_names(db.query, [row["customer_id"] for row in rows])
     steps = history.histories(db.query, rows)
-    return [_order_json(row, items[row["id"]], names.get(row["customer_id"]), steps[row["id"]]) for row in rows]
+    return [
+        _order_json(db.store_id, row, items[row["id"]], names.get(row["customer_id"]), steps[row["id"]]) for row in rows
+    ]
 
 
 def get_order(db: Database, order_id: str) -> dict[str, Any]:
@@ -104,7 +109,7 @@ def _emit_order_event(tx: Transaction, type_: str, order_id: str) -> None:
     items = _items_by_order(tx.sql.records, [order_id])[order_id]
     data = {
         "order_id": order_id,
-        "store_id": STORE_ID,
+        "store_id": tx.store_id,
         "total": amount(row["total"]),
         "currency": CURRENCY,
         "status": row["status"],
@@ -137,7 +142,7 @@ def place(
         if product["stock"] < quantity:
             raise Conflict(f"Product {product_id} has {product['stock']} in stock, {quantity} ordered.", param="items")
         priced.append((product, quantity))
-    order_id = f"ord_{tx.next_id('order'):06d}"
+    order_id, _ = tx.new_id("order", "ord")
     subtotal = sum(product["price"] * quantity for product, quantity in priced)
     shipping = shipping_for(subtotal)
     vat = vat_for(subtotal + shipping)

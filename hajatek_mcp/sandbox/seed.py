@@ -2,7 +2,9 @@
 
 :func:`generate` is a pure function of ``(seed, now)``: one ``random.Random(seed)`` drives every choice and every
 timestamp is an offset from ``now``, so two sandboxes with the same seed and ``now`` hold identical data. Ids follow
-creation time (``prod_0001`` is the oldest product). Stock is the stock *today* (history already taken out of it).
+creation time (``prod_0001`` is the oldest product); a store of a sandbox serving several (:mod:`.multi`) gives its
+id, names and an id tag (``prod_s2_0001``), none of which changes a draw. Stock is the stock *today* (history
+already taken out of it).
 Nothing else is drawn: a customer's Arabic name follows from their name (:func:`arabic_name`), an order's status
 history from its status and times (:func:`hajatek_mcp.sandbox.history.derived`), so adding them changed no draw.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import random
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,9 +21,9 @@ from typing import Any
 from .config import STORE_ID
 from .db import Database
 from .seed_data import CATEGORIES, CITIES, FAMILY_NAMES, FEMALE_NAMES, MALE_NAMES, NAMES_AR, STORE
-from .values import iso, shipping_for, vat_for
+from .values import entity_id, iso, shipping_for, vat_for
 
-__all__ = ["SeedData", "arabic_name", "generate", "load"]
+__all__ = ["SeedData", "Storefront", "arabic_name", "generate", "load"]
 
 PRODUCTS_PER_CATEGORY = 28
 CUSTOMERS = 320
@@ -56,11 +59,32 @@ class SeedData:
     counters: list[tuple[str, int]]
 
 
+@dataclass(frozen=True)
+class Storefront:
+    """Who the seeded store is: its id, the tag in its ids, its names. The defaults are the demo store's."""
+
+    store_id: str = STORE_ID
+    id_tag: str = ""
+    name: str | None = None
+    """``None``: the demo store's name and contact details; else a store of that name at ``<name>.example.sa``."""
+    name_ar: str | None = None
+    """``None``: the demo store's Arabic name when ``name`` is ``None``, else ``name``."""
+
+    def details(self) -> dict[str, str]:
+        """The ``store`` row's descriptive fields: names, currency, country, timezone, email, domain."""
+        if self.name is None:
+            return dict(STORE) | ({"name_ar": self.name_ar} if self.name_ar else {})
+        domain = re.sub(r"[^a-z0-9]+", "-", self.name.casefold()).strip("-") or "store"
+        details = dict(STORE, name=self.name, name_ar=self.name_ar or self.name)
+        details.update(domain=f"{domain}.example.sa", email=f"owner@{domain}.example.sa")
+        return details
+
+
 def _price(rng: random.Random, low: int, high: int) -> int:
     return rng.randint(low, high) * 100 - rng.choice((0, 1, 1, 5, 50))
 
 
-def _products(rng: random.Random, now: datetime) -> list[tuple[Any, ...]]:
+def _products(rng: random.Random, now: datetime, tag: str, store_name: str) -> list[tuple[Any, ...]]:
     drafts: list[tuple[datetime, str, str, str, str, int, int, str, datetime]] = []
     for category in CATEGORIES:
         combos = [(item, variant) for item in category.items for variant in category.variants]
@@ -81,10 +105,10 @@ def _products(rng: random.Random, now: datetime) -> list[tuple[Any, ...]]:
     titles = {category.slug: category.title for category in CATEGORIES}
     rows = []
     for n, (created, name, name_ar, slug, prefix, price, stock, status, updated) in enumerate(drafts, start=1):
-        description = f"{name}, from the {titles[slug]} range of Souq Al-Noor. Ships within 1-3 days."
+        description = f"{name}, from the {titles[slug]} range of {store_name}. Ships within 1-3 days."
         rows.append(
             (
-                f"prod_{n:04d}",
+                entity_id("prod", tag, n),
                 name,
                 name_ar,
                 description,
@@ -100,7 +124,7 @@ def _products(rng: random.Random, now: datetime) -> list[tuple[Any, ...]]:
     return rows
 
 
-def _customers(rng: random.Random, now: datetime) -> list[tuple[Any, ...]]:
+def _customers(rng: random.Random, now: datetime, tag: str) -> list[tuple[Any, ...]]:
     cities = [c for c, _ in CITIES]
     weights = [w for _, w in CITIES]
     drafts = []
@@ -115,7 +139,7 @@ def _customers(rng: random.Random, now: datetime) -> list[tuple[Any, ...]]:
     rows = []
     for n, (created, first, family, phone, city) in enumerate(drafts, start=1):
         email = f"{first.lower()}.{family.lower().replace('-', '')}{n}@example.sa"
-        rows.append((f"cus_{n:04d}", f"{first} {family}", email, phone, city, iso(created)))
+        rows.append((entity_id("cus", tag, n), f"{first} {family}", email, phone, city, iso(created)))
     return rows
 
 
@@ -136,7 +160,7 @@ def _status_for(rng: random.Random, age_days: float) -> str:
 
 
 def _orders(
-    rng: random.Random, now: datetime, products: list[tuple[Any, ...]], customers: list[tuple[Any, ...]]
+    rng: random.Random, now: datetime, products: list[tuple[Any, ...]], customers: list[tuple[Any, ...]], tag: str
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     window_start = now.replace(hour=0, minute=0, second=0) - timedelta(days=89)
     span = (now - window_start).total_seconds() - 600
@@ -148,7 +172,7 @@ def _orders(
     _cover_every_status(statuses)
     orders, items = [], []
     for n, (created, status) in enumerate(zip(times, statuses, strict=True), start=1):
-        order_id = f"ord_{n:06d}"
+        order_id = entity_id("ord", tag, n)
         stamp = iso(created)
         customer = customers[rng.randrange(max(1, bisect.bisect_left(customer_since, stamp)))]
         pool = sellable[: max(4, bisect.bisect_left(sellable_since, stamp))]
@@ -194,15 +218,17 @@ def _cover_every_status(statuses: list[str]) -> None:
             statuses[index] = status
 
 
-def generate(seed: int, now: datetime) -> SeedData:
-    """The demo store for ``seed`` as of ``now`` (timezone-aware)."""
+def generate(seed: int, now: datetime, front: Storefront | None = None) -> SeedData:
+    """The demo store for ``seed`` as of ``now`` (timezone-aware), as ``front`` (default: Souq Al-Noor)."""
+    front = front or Storefront()
+    details = front.details()
     rng = random.Random(seed)  # noqa: S311 -- demo data, not security
-    products = _products(rng, now)
-    customers = _customers(rng, now)
-    orders, items = _orders(rng, now, products, customers)
+    products = _products(rng, now, front.id_tag, details["name"])
+    customers = _customers(rng, now, front.id_tag)
+    orders, items = _orders(rng, now, products, customers, front.id_tag)
     opened = (now - timedelta(days=800)).replace(hour=9, minute=0, second=0)
     fields = ("name", "name_ar", "currency", "country", "timezone", "email", "domain")
-    store = (STORE_ID, *(STORE[key] for key in fields), iso(opened), seed)
+    store = (front.store_id, *(details[key] for key in fields), iso(opened), seed)
     counters = [("product", len(products)), ("customer", len(customers)), ("order", len(orders))]
     return SeedData(store, products, customers, orders, items, counters)
 

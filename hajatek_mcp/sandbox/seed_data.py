@@ -17,6 +17,7 @@ __all__ = [
     "MALE_NAMES",
     "NAMES_AR",
     "STORE",
+    "STORE_NAMES",
     "Category",
     "Item",
 ]
@@ -46,6 +47,18 @@ STORE = {
     "email": "owner@souq-alnoor.example.sa",
     "domain": "souq-alnoor.example.sa",
 }
+
+#: Names of the further stores of a sandbox serving several (``hajatek-mcp sandbox --stores N``): English, Arabic.
+STORE_NAMES: tuple[tuple[str, str], ...] = (
+    ("Dar Al-Oud", "دار العود"),
+    ("Bayt Al-Bukhoor", "بيت البخور"),
+    ("Tamr Al-Madinah", "تمر المدينة"),
+    ("Qahwat Al-Diwan", "قهوة الديوان"),
+    ("Souq Al-Hijaz", "سوق الحجاز"),
+    ("Nasaem Najd", "نسائم نجد"),
+    ("Lamsat Bait", "لمسة بيت"),
+    ("Zahrat Al-Khaleej", "زهرة الخليج"),
+)
 
 _COLOURS = (("Black", "أسود"), ("White", "أبيض"), ("Silver", "فضي"), ("Blue", "أزرق"), ("Gold", "ذهبي"))
 _FABRIC_COLOURS = (

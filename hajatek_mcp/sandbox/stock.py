@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from hajatek_mcp.storage.sqlite import Record
 
-from .config import STORE_ID
 from .db import Transaction
 from .errors import Conflict
 from .values import iso
@@ -44,7 +43,7 @@ def check_low_stock(tx: Transaction, product_id: str, before: int, after: int, t
         name = found[0]
         tx.emit(
             "inventory.low",
-            {"product_id": product_id, "store_id": STORE_ID, "name": name, "stock": after, "threshold": threshold},
+            {"product_id": product_id, "store_id": tx.store_id, "name": name, "stock": after, "threshold": threshold},
         )
 
 

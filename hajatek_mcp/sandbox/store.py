@@ -18,7 +18,6 @@ from typing import Any, NamedTuple
 from hajatek_mcp.storage.sqlite import Record
 
 from . import analytics, orders, stock
-from .config import STORE_ID
 from .db import Database, Event, Transaction
 from .errors import NotFound
 from .seed import SeedData, arabic_name, load
@@ -84,7 +83,9 @@ class Store:
         """``GET /stores/{id}``; ``plan`` is the plan of the calling key. Other store ids are 404."""
         row = self.db.query_one("SELECT * FROM store WHERE id = ?", (store_id,))
         if row is None:
-            raise NotFound(f"Store {store_id} not found; this key belongs to store {STORE_ID}.", param="store_id")
+            raise NotFound(
+                f"Store {store_id} not found; this key belongs to store {self.db.store_id}.", param="store_id"
+            )
         fields = ("id", "name", "name_ar", "currency", "country", "timezone")
         info: dict[str, Any] = {key: row[key] for key in fields}
         info.update(plan=plan, email=row["email"], domain=row["domain"], created_at=row["created_at"])
@@ -116,8 +117,7 @@ class Store:
     def create_product(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         """``POST /products`` with validated ``fields`` (``price`` in halalas). Fires ``product.created``."""
         with self.write() as tx:
-            number = tx.next_id("product")
-            product_id = f"prod_{number:04d}"
+            product_id, number = tx.new_id("product", "prod")
             sku = fields.get("sku") or stock.free_sku(tx, fields["category"], number)
             stock.check_sku(tx, sku, product_id)
             stamp = iso(tx.now)
@@ -142,7 +142,7 @@ class Store:
                 "product.created",
                 {
                     "product_id": product_id,
-                    "store_id": STORE_ID,
+                    "store_id": tx.store_id,
                     "name": product["name"],
                     "price": product["price"],
                     "currency": CURRENCY,

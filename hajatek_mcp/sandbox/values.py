@@ -15,6 +15,7 @@ __all__ = [
     "VAT_PERCENT",
     "amount",
     "average",
+    "entity_id",
     "event_id",
     "iso",
     "parse_iso",
@@ -71,3 +72,12 @@ def request_id() -> str:
 def event_id() -> str:
     """A fresh webhook event id: ``evt_`` and 24 random hex digits."""
     return "evt_" + secrets.token_hex(12)
+
+
+#: Digits of the number in each kind of id: ``prod_0001``, ``cus_0001``, ``ord_000001``.
+_ID_DIGITS = {"prod": 4, "cus": 4, "ord": 6}
+
+
+def entity_id(prefix: str, tag: str, number: int) -> str:
+    """A product, customer or order id: ``prod_0042``, or with a store's id tag ``prod_s2_0042``."""
+    return f"{prefix}_{tag}{number:0{_ID_DIGITS[prefix]}d}"

@@ -10,8 +10,9 @@ at 60) up to ``webhook_max_attempts`` attempts; the outcome is written back to t
 Deliveries a run leaves unfinished (the process ended during them) stay ``pending`` or ``retrying``; the next run that
 opens the file resumes those of the last :data:`RESUME_WITHIN` (:meth:`WebhookDispatcher.resume`), as Hajatek keeps
 retrying while a receiver is down. A receiver in the same process (``hajatek-mcp --sandbox``) reaches the sandbox
-through :class:`InProcessTransport`, whose answers wait for the first delivery attempt of the events they caused: a
-process that ends right after its call (``hajatek-mcp call --sandbox``) has its events in the inbox first.
+through :class:`InProcessTransport` (to a single or a multi-store app), whose answers wait for the first delivery
+attempt of the events they caused: a process that ends right after its call (``hajatek-mcp call --sandbox``) has its
+events in the inbox first.
 """
 
 from __future__ import annotations
@@ -191,11 +192,12 @@ class InProcessTransport(httpx2.AsyncBaseTransport):
 
     def __init__(self, app: Starlette) -> None:
         self._asgi = httpx2.ASGITransport(app=app)
-        self._webhooks: WebhookDispatcher = app.state.sandbox.webhooks
+        # app.state.sandbox: the Sandbox of create_app, or the SandboxGroup of create_multi_app (every store's).
+        self._settle: Callable[[], Awaitable[None]] = app.state.sandbox.settle
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         response = await self._asgi.handle_async_request(request)
-        await self._webhooks.settle()
+        await self._settle()
         return response
 
     async def aclose(self) -> None:
