@@ -19,6 +19,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import anyio
@@ -262,7 +263,7 @@ def _oauth(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
-    from hajatek_mcp.sandbox import SandboxConfig, banner, serve  # noqa: PLC0415  # lazy: uvicorn is heavy
+    from hajatek_mcp.sandbox import SandboxConfig, banner, multi_store_configs, serve  # noqa: PLC0415  # lazy
 
     # --webhook-secret overrides HAJATEK_WEBHOOK_SECRET, as every flag overrides its setting
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret is not None else None
@@ -278,10 +279,29 @@ def _cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
         activity=args.activity,
         enable_admin=args.enable_admin,
     )
+    try:
+        configs = multi_store_configs(args.stores, config)  # --stores N: store 1 is the demo store, as without it
+    except ValueError as exc:
+        raise SettingsError(f"--stores: {exc}") from None
+    for extra in configs[1:]:
+        if extra.db_path != ":memory:":
+            check_state_file(Path(extra.db_path), "the sandbox store", fix=SANDBOX_DB_FIX)
     sockets = bind(args.host, args.port, "--port")  # before the banner: a busy port is said first, and only
-    print(banner(config, args.host, args.port), flush=True)
-    serve(config, host=args.host, port=args.port, sockets=sockets)
+    print(banner(configs, args.host, args.port), flush=True)
+    serve(configs, host=args.host, port=args.port, sockets=sockets)
     return ExitCode.OK
+
+
+def _tenants(args: argparse.Namespace, settings: Settings) -> int:
+    from hajatek_mcp.tenancy import cmd_tenants  # noqa: PLC0415
+
+    return cmd_tenants(args, settings)
+
+
+def _keys(args: argparse.Namespace, settings: Settings) -> int:
+    from hajatek_mcp.tenancy import cmd_keys  # noqa: PLC0415
+
+    return cmd_keys(args, settings)
 
 
 #: Every command but doctor: (the flags, the settings) → the exit code.
@@ -292,6 +312,8 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "demo": _cmd_demo,
     "sandbox": _cmd_sandbox,
     "oauth": _oauth,
+    "tenants": _tenants,
+    "keys": _keys,
 }
 #: doctor and its alias, which also get the malformed settings, to report.
 _DOCTOR = frozenset({"doctor", "check"})

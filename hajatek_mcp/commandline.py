@@ -154,6 +154,13 @@ def parser() -> argparse.ArgumentParser:
         help="run the built-in OAuth server; URL is this server's public https address "
         "(env HAJATEK_OAUTH_ISSUER; needs HAJATEK_OAUTH_PASSPHRASE)",
     )
+    serve.add_argument(
+        "--multi-tenant",
+        action="store_true",
+        default=None,
+        help="serve many merchants, each connecting their own store on the OAuth sign-in page (env "
+        "HAJATEK_MULTI_TENANT; needs --oauth-issuer, HAJATEK_MASTER_KEY and no HAJATEK_API_KEY; see docs/hosting.md)",
+    )
     _webhook_options(serve, "with stdio: also receive webhooks on this port (POST /webhooks/hajatek)")
     serve.add_argument(
         "--activity",
@@ -198,6 +205,25 @@ def parser() -> argparse.ArgumentParser:
     revoke = oauth_sub.add_parser("revoke", help="revoke every token of an app (it must ask for consent again)")
     revoke.add_argument("client_id")
 
+    tenants = sub.add_parser(
+        "tenants", parents=[common], help="multi-tenant: list, show or disconnect the connected stores"
+    )
+    tenants_sub = tenants.add_subparsers(dest="tenants_command", metavar="ACTION", required=True)
+    tenants_sub.add_parser("list", help="the connected stores (never a key or secret)")
+    # dest "tenant", not "store_id": that is a setting (HAJATEK_STORE_ID), which a multi-tenant server refuses
+    tenants_sub.add_parser("show", help="one store: plan, when it connected, its apps").add_argument(
+        "tenant", metavar="STORE_ID"
+    )
+    tenants_sub.add_parser(
+        "disconnect", help="revoke every token of a store and delete its API key and webhook secret"
+    ).add_argument("tenant", metavar="STORE_ID")
+    keys = sub.add_parser("keys", parents=[common], help="multi-tenant: the master keys that encrypt stores' keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    keys_sub.add_parser("generate", help="print a new master key (for HAJATEK_MASTER_KEY)")
+    keys_sub.add_parser(
+        "rotate", help="re-encrypt every store under the first key of HAJATEK_MASTER_KEY=new,old (then drop old)"
+    )
+
     sandbox = sub.add_parser("sandbox", parents=[common], help="run the local Hajatek API sandbox over HTTP")
     sandbox.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1, loopback only)")
     sandbox.add_argument("--port", type=int, default=8787, help="port (default 8787)")
@@ -217,6 +243,13 @@ def parser() -> argparse.ArgumentParser:
         help="simulate N new orders a minute, moving orders through their lifecycle",
     )
     sandbox.add_argument("--enable-admin", action="store_true", help="serve the /_sandbox/ admin and fault API")
+    sandbox.add_argument(
+        "--stores",
+        type=int,
+        default=1,
+        metavar="N",
+        help="serve N stores (1-50), each with its own data, id and keys (printed), to try multi-tenant hosting",
+    )
     return parser
 
 

@@ -67,6 +67,8 @@ _FIXES: dict[str, str] = {
     "read_only": "use true (no tool that changes the store) or false",
     "toolsets": f"use a comma-separated subset of {','.join(TOOLSETS)}, or leave it empty for all",
     "log_level": "use DEBUG, INFO, WARNING or ERROR",
+    "multi_tenant": "use true (one server for many merchants, each connecting their own store) or false",
+    "master_key": "generate one with `hajatek-mcp keys generate` and keep it in your secret manager",
 }
 
 
@@ -135,6 +137,8 @@ class Settings(BaseModel):
     read_only: bool = Field(default=False, description="HAJATEK_READ_ONLY: register no tool that changes the store")
     toolsets: frozenset[str] = Field(default=frozenset(TOOLSETS), description="HAJATEK_TOOLSETS: tool groups served")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="WARNING", description="HAJATEK_LOG_LEVEL")
+    multi_tenant: bool = Field(default=False, description="HAJATEK_MULTI_TENANT: each merchant connects their store")
+    master_key: SecretStr | None = Field(default=None, description="HAJATEK_MASTER_KEY: encrypts stores' keys at rest")
 
     @field_validator("allowed_hosts", "allowed_origins", mode="before")
     @classmethod
@@ -177,7 +181,7 @@ class Settings(BaseModel):
             raise ValueError("must be an https:// URL (http:// only for 127.0.0.1 or localhost)")
         return value.rstrip("/")
 
-    @field_validator("api_key", "webhook_secret", "mcp_auth_token", "oauth_client_secret")
+    @field_validator("api_key", "webhook_secret", "mcp_auth_token", "oauth_client_secret", "master_key")
     @classmethod
     def _one_word(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and _has_invisible(value.get_secret_value(), inner_spaces=False):
@@ -286,6 +290,38 @@ class Settings(BaseModel):
         assert self.oauth_client_secret is not None  # noqa: S101  # checked in `missing`
         issuer, url, client = self.oauth_external_issuer, self.oauth_introspection_url, self.oauth_client_id
         return issuer, url, client, self.oauth_client_secret
+
+    def require_multi_tenant(self) -> SecretStr:
+        """The master key of a multi-tenant server, or a one-line :class:`SettingsError`: what is missing or what
+        does not belong in this mode (a store of its own, the sandbox, another way to sign in)."""
+        own = {
+            "API_KEY": self.api_key,
+            "STORE_ID": self.store_id,
+            "WEBHOOK_SECRET": self.webhook_secret,
+            "OAUTH_PASSPHRASE": self.oauth_passphrase,
+            "OAUTH_EXTERNAL_ISSUER": self.oauth_external_issuer,
+            "MCP_AUTH_TOKEN": self.mcp_auth_token,
+        }
+        clashing = [ENV_PREFIX + name for name, value in own.items() if value is not None]
+        if clashing:
+            raise SettingsError(
+                f"{ENV_PREFIX}MULTI_TENANT is set together with {', '.join(clashing)}: in multi-tenant mode each "
+                "merchant connects their own store on the sign-in page, so unset those (or drop --multi-tenant to "
+                "serve one store)."
+            )
+        if self.sandbox:
+            raise SettingsError(
+                f"{ENV_PREFIX}MULTI_TENANT cannot serve --sandbox: run `hajatek-mcp sandbox --stores N` and point "
+                f"{ENV_PREFIX}BASE_URL at it, then connect its stores on the sign-in page."
+            )
+        if self.oauth_issuer is None:
+            raise SettingsError(
+                f"{ENV_PREFIX}MULTI_TENANT needs {ENV_PREFIX}OAUTH_ISSUER (--oauth-issuer): merchants connect their "
+                "stores through this server's OAuth sign-in page, at its public https:// URL."
+            )
+        if self.master_key is None:
+            raise SettingsError(f"{ENV_PREFIX}MULTI_TENANT needs {ENV_PREFIX}MASTER_KEY: {_FIXES['master_key']}.")
+        return self.master_key
 
     def require_api_credentials(self) -> tuple[SecretStr, str]:
         """The API key and store id, or a :class:`SettingsError` naming the one that is missing."""

@@ -12,19 +12,31 @@ import functools
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast, get_args
 
 from pydantic import SecretStr
 
 from hajatek_mcp.api import HajatekClient
 from hajatek_mcp.server import ExternalIssuer, HajatekServer, ServerOptions, build_server
-from hajatek_mcp.settings import Settings
+from hajatek_mcp.settings import ENV_PREFIX, Settings, SettingsError
 from hajatek_mcp.storage.files import SANDBOX_DB
 
 if TYPE_CHECKING:
+    import httpx2
     from starlette.applications import Starlette
 
-__all__ = ["COMPUTED_OPTIONS", "api_connector", "options_from", "sandbox_client", "sandbox_server", "server_for"]
+    from hajatek_mcp.server.tenants import MasterKeys
+
+__all__ = [
+    "COMPUTED_OPTIONS",
+    "api_connector",
+    "hosted_server",
+    "master_keys",
+    "options_from",
+    "sandbox_client",
+    "sandbox_server",
+    "server_for",
+]
 
 SANDBOX_KEY = "sk_sandbox_pro"
 SANDBOX_STORE = "str_sandbox"
@@ -54,7 +66,10 @@ def options_from(settings: Settings, *, transport: str = "stdio") -> ServerOptio
 
 
 def server_for(settings: Settings, *, transport: str = "stdio", activity: float = 0.0) -> HajatekServer:
-    """The server ``settings`` describe: on the real API, or on the ``--sandbox`` store kept in the data dir."""
+    """The server ``settings`` describe: on the real API, on the ``--sandbox`` store kept in the data dir, or, with
+    ``HAJATEK_MULTI_TENANT``, for every store that connects."""
+    if settings.multi_tenant:
+        return hosted_server(settings, transport=transport)
     options = options_from(settings, transport=transport)
     if not settings.sandbox:
         return build_server(options, api_connector(settings))
@@ -123,3 +138,65 @@ async def sandbox_client(
         ) as client,
     ):
         yield client
+
+
+def master_keys(settings: Settings, *, serving: bool = True) -> MasterKeys:
+    """The master keys of a multi-tenant server, or a one-line :class:`SettingsError` (never quoting a key).
+
+    ``serving``: also check the rest of the mode's settings (the operator's commands need only the keys).
+    """
+    from hajatek_mcp.server.tenants import MasterKeys  # noqa: PLC0415  # multi-tenant only
+
+    if serving:
+        master = settings.require_multi_tenant()
+    elif settings.master_key is None:
+        raise SettingsError(f"{ENV_PREFIX}MASTER_KEY is not set: use the multi-tenant server's master keys.")
+    else:
+        master = settings.master_key
+    try:
+        return MasterKeys.parse(master.get_secret_value())
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+def hosted_server(
+    settings: Settings, *, transport: str, api_transport: httpx2.AsyncBaseTransport | None = None
+) -> HajatekServer:
+    """The multi-tenant server: every store that connects on its sign-in page, over one shared connection pool.
+
+    ``api_transport`` replaces the pool's transport (tests: the multi-store sandbox in process).
+    """
+    import httpx2  # noqa: PLC0415
+
+    from hajatek_mcp.api.models import Plan  # noqa: PLC0415
+    from hajatek_mcp.server.hosted import build_hosted_server  # noqa: PLC0415  # multi-tenant only
+    from hajatek_mcp.server.oauth.connect import ApiStoreCheck  # noqa: PLC0415
+    from hajatek_mcp.server.tenants import SharedTransport, TenantCredentials, Tenants, TenantStore  # noqa: PLC0415
+
+    keys = master_keys(settings)
+    if transport == "stdio":
+        raise SettingsError(
+            f"{ENV_PREFIX}MULTI_TENANT serves many merchants over HTTP: add --transport streamable-http (or sse)."
+        )
+    options = options_from(settings, transport=transport)
+    pool = SharedTransport(
+        api_transport
+        or httpx2.AsyncHTTPTransport(limits=httpx2.Limits(max_connections=200, max_keepalive_connections=50))
+    )
+
+    def open_client(credentials: TenantCredentials) -> HajatekClient:
+        plan = cast(Plan, credentials.plan) if credentials.plan in get_args(Plan) else "starter"
+        return HajatekClient(
+            credentials.api_key,
+            store_id=credentials.store_id,
+            base_url=settings.base_url,
+            plan=plan,
+            timeout=settings.timeout,
+            max_retries=settings.max_retries,
+            transport=pool,
+        )
+
+    store = TenantStore(settings.data_dir / "tenants.db", keys)
+    tenants = Tenants(store, options, open_client)
+    check = ApiStoreCheck(settings.base_url, transport=pool, timeout=min(settings.timeout, 10.0))
+    return build_hosted_server(options, tenants, check)

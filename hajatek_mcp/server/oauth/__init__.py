@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp.server.auth.settings import AuthSettings, ClientRegistrationOptions, RevocationOptions
 from pydantic import AnyHttpUrl, SecretStr
@@ -19,6 +19,9 @@ from hajatek_mcp.server.oauth.registration import registration_route
 from hajatek_mcp.server.oauth.store import OAuthStore
 from hajatek_mcp.server.options import ExternalIssuer
 
+if TYPE_CHECKING:
+    from hajatek_mcp.server.oauth.connect import StoreConnector
+
 __all__ = ["READ", "SCOPES", "WRITE", "ExternalOAuth", "OAuthSetup", "OAuthStore"]
 
 
@@ -29,11 +32,22 @@ class OAuthSetup:
     built), so they live as long as the server, not a session: whoever runs the server calls :meth:`close` once it
     has stopped. With ``state_dir=None`` they live in memory. The limits on registration and on consent sign-ins live
     in memory, per process (:mod:`.limits`), on ``clock``.
+
+    One store: the consent page asks the admin ``passphrase``. Several (``connector``, a multi-tenant server): it asks
+    the merchant for their store id and API key instead, checked live, and the grant belongs to that store.
     """
 
     def __init__(
-        self, issuer: str, passphrase: SecretStr, state_dir: Path | None, *, clock: Callable[[], float]
+        self,
+        issuer: str,
+        passphrase: SecretStr | None,
+        state_dir: Path | None,
+        *,
+        clock: Callable[[], float],
+        connector: StoreConnector | None = None,
     ) -> None:
+        if (passphrase is None) == (connector is None):
+            raise ValueError("the consent page needs either the admin passphrase or, multi-tenant, a store connector")
         issuer = issuer.rstrip("/")
         if not issuer.startswith(("https://", "http://127.0.0.1", "http://localhost")):
             raise ValueError("the OAuth issuer must be an https:// URL (http only for 127.0.0.1 or localhost)")
@@ -53,9 +67,16 @@ class OAuthSetup:
         )
         self.registrations = RegistrationLimiter(clock=clock)
         self.signins = SignInLimiter(clock=clock)
+        if connector is not None:
+            from hajatek_mcp.server.oauth.connect import connect_routes  # noqa: PLC0415  # multi-tenant only
+
+            consent = connect_routes(self.provider, connector, self.signins)
+        else:
+            assert passphrase is not None  # noqa: S101  # checked above
+            consent = consent_routes(self.provider, passphrase, self.signins)
         self.routes: list[BaseRoute] = [
             registration_route(self.provider, registration, self.registrations),  # before the SDK's own /register
-            *consent_routes(self.provider, passphrase, self.signins),
+            *consent,
         ]
 
     @property

@@ -236,6 +236,36 @@ class OAuthStore:
     async def revoke_grant(self, grant_id: str) -> int:
         return await self._db.execute("DELETE FROM tokens WHERE grant_id = ?", (grant_id,))
 
+    async def revoke_subject(self, subject: str) -> int:
+        """Remove every token and code granted for ``subject`` (on a multi-tenant server, a store id); how many
+        tokens went. The clients stay registered: they may connect another store."""
+
+        def revoke(tx: Transaction) -> int:
+            removed = tx.execute("DELETE FROM tokens WHERE subject = ?", (subject,))
+            tx.execute("DELETE FROM codes WHERE json_extract(data, '$.subject') = ?", (subject,))
+            return removed
+
+        return await self._db.write(revoke)
+
+    async def grants_of(self, subject: str) -> list[dict[str, Any]]:
+        """The live grants for ``subject``: client id and name, scopes, when issued and until when (no token)."""
+        rows = await self._db.all(
+            "SELECT t.client_id, c.info, t.scopes, max(t.issued_at), max(t.expires_at) FROM tokens t "
+            "LEFT JOIN clients c ON c.client_id = t.client_id WHERE t.subject = ? AND t.expires_at > ? "
+            "GROUP BY t.grant_id ORDER BY max(t.issued_at)",
+            (subject, self.clock()),
+        )
+        return [
+            {
+                "client_id": cid,
+                "client_name": json.loads(info).get("client_name") if info else None,
+                "scopes": scopes,
+                "issued": issued,
+                "expires": expires,
+            }
+            for cid, info, scopes, issued, expires in rows
+        ]
+
     async def revoke_client(self, client_id: str) -> int:
         """Remove every token of a client, its codes and the client itself (one transaction); how many tokens went."""
 

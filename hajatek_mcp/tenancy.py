@@ -1,0 +1,110 @@
+"""The operator's commands of a multi-tenant server: ``tenants list|show|disconnect`` and ``keys generate|rotate``.
+
+They work on the data directory of the server (``HAJATEK_DATA_DIR``), with its master keys (``HAJATEK_MASTER_KEY``),
+while it runs or not: SQLite lets both at once, and a disconnect revokes the store's tokens, so a running server
+refuses its next request at once. No secret is ever printed: a store shows its id, name, plan, when it connected,
+whether it gave a webhook secret, which master key encrypts it, and the apps holding grants.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import anyio
+
+from hajatek_mcp.commandline import ExitCode
+from hajatek_mcp.settings import Settings
+from hajatek_mcp.storage.files import STATE_FILES, check_data_dir, check_state_file
+from hajatek_mcp.wiring import master_keys
+
+__all__ = ["cmd_keys", "cmd_tenants"]
+
+
+def _when(seconds: float | None) -> str:
+    return "-" if seconds is None else time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(seconds))
+
+
+def _files(settings: Settings) -> tuple[Path, Path]:
+    check_data_dir(settings.data_dir, sandbox=False)
+    tenants, oauth = settings.data_dir / "tenants.db", settings.data_dir / "oauth.db"
+    for path in (tenants, oauth):
+        if path.exists():
+            check_state_file(path, STATE_FILES[path.name])
+    return tenants, oauth
+
+
+def cmd_tenants(args: argparse.Namespace, settings: Settings) -> int:
+    """``tenants list``, ``tenants show STORE_ID``, ``tenants disconnect STORE_ID``."""
+    return anyio.run(_tenants, args, settings)
+
+
+async def _tenants(args: argparse.Namespace, settings: Settings) -> int:
+    from hajatek_mcp.server.audit import AuditLog  # noqa: PLC0415
+    from hajatek_mcp.server.hosted import disconnect_store  # noqa: PLC0415
+    from hajatek_mcp.server.oauth import OAuthStore  # noqa: PLC0415
+    from hajatek_mcp.server.tenants import TenantStore  # noqa: PLC0415
+
+    keys = master_keys(settings, serving=False)
+    tenants_db, oauth_db = _files(settings)
+    store = TenantStore(tenants_db, keys)
+    oauth = OAuthStore(oauth_db)  # the running server's grants: what a disconnect revokes
+    audit = AuditLog(settings.data_dir / "audit.db", store_id="")  # the OAuth server's entries carry no store
+    try:
+        if args.tenants_command == "list":
+            rows = await store.tenants()
+            if not rows:
+                print("No store is connected.")
+            for row in rows:
+                grants = await oauth.grants_of(row.store_id)
+                connected = _when(row.connected_at)
+                print(
+                    f"{row.store_id}  {row.store_name}  plan {row.plan}  connected {connected}"
+                    f"  webhooks {'yes' if row.has_webhook_secret else 'no'}  apps {len(grants)}"
+                )
+            return ExitCode.OK
+        tenant = await store.tenant(args.tenant)
+        if tenant is None:
+            print(f"hajatek-mcp: no store {args.tenant} is connected (`hajatek-mcp tenants list`)", file=sys.stderr)
+            return ExitCode.FAILED
+        if args.tenants_command == "show":
+            print(f"store        {tenant.store_id}\nname         {tenant.store_name}\nplan         {tenant.plan}")
+            print(f"connected    {_when(tenant.connected_at)}\nkey updated  {_when(tenant.updated_at)}")
+            print(f"webhooks     {'signing secret kept' if tenant.has_webhook_secret else 'no signing secret'}")
+            print(f"master key   {tenant.key_id}")
+            grants = await oauth.grants_of(tenant.store_id)
+            print(f"apps         {len(grants)} with live grants")
+            for grant in grants:
+                name = grant["client_name"] or "(no name)"
+                print(f"  {grant['client_id']}  {name}  {grant['scopes']}  until {_when(grant['expires'])}")
+            return ExitCode.OK
+        _, revoked = await disconnect_store(store.disconnect, oauth, audit, args.tenant)
+        print(f"Disconnected {args.tenant}: its API key and secret deleted, {revoked} tokens revoked.")
+        return ExitCode.OK
+    finally:
+        store.close()
+        oauth.close()
+        audit.close()
+
+
+def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
+    """``keys generate`` prints a new master key; ``keys rotate`` re-encrypts every store under the first key."""
+    from hajatek_mcp.server.tenants import MasterKeys, TenantStore  # noqa: PLC0415
+
+    if args.keys_command == "generate":
+        print(MasterKeys.generate())
+        return ExitCode.OK
+    keys = master_keys(settings, serving=False)
+    tenants_db, _ = _files(settings)
+    store = TenantStore(tenants_db, keys)
+    try:
+        changed = anyio.run(store.rotate)
+    finally:
+        store.close()
+    print(
+        f"Re-encrypted {changed} stores under master key {keys.primary_id}. Once every server runs with it first, "
+        "the old keys can leave HAJATEK_MASTER_KEY."
+    )
+    return ExitCode.OK
