@@ -18,7 +18,7 @@ import httpx2
 from hajatek_mcp.api import APIConnectionError, AuthenticationError, HajatekClient, HajatekError, NotFoundError
 from hajatek_mcp.scripting import echo, plural
 from hajatek_mcp.server.events import WEBHOOK_PATH
-from hajatek_mcp.settings import ENV_PREFIX, Settings
+from hajatek_mcp.settings import ENV_PREFIX, Settings, SettingsError
 from hajatek_mcp.storage.files import (
     SANDBOX_DB,
     SANDBOX_DB_FIX,
@@ -68,7 +68,9 @@ def _configuration(settings: Settings, malformed: Mapping[str, str], report: Rep
     echo("Configuration")
     for message in malformed.values():
         report.fail(message)
-    if settings.sandbox:
+    if settings.multi_tenant:
+        _multi_tenant(settings, report)
+    elif settings.sandbox:
         report.note("--sandbox: the embedded demo store (HAJATEK_API_KEY and HAJATEK_STORE_ID are not needed)")
     else:
         for name, present in (
@@ -88,6 +90,13 @@ def _configuration(settings: Settings, malformed: Mapping[str, str], report: Rep
         ]
         if shown:
             report.ok(", ".join(shown))
+    _receivers(settings, malformed, report)
+
+
+def _receivers(settings: Settings, malformed: Mapping[str, str], report: Report) -> None:
+    """The webhook receiver and the OAuth server of a single-store server."""
+    if settings.multi_tenant:
+        return  # each store's webhooks and the sign-in page: see _multi_tenant
     if settings.webhook_secret is not None:
         report.ok("HAJATEK_WEBHOOK_SECRET is set: the webhook receiver can start")
     elif settings.sandbox:
@@ -100,6 +109,58 @@ def _configuration(settings: Settings, malformed: Mapping[str, str], report: Rep
             f"OAuth issuer {settings.oauth_issuer}"
             + ("" if passphrase else ": set HAJATEK_OAUTH_PASSPHRASE (or an external issuer)")
         )
+
+
+def _multi_tenant(settings: Settings, report: Report) -> None:
+    """Multi-tenant mode: its settings, and the master keys (parsed; never shown)."""
+    from hajatek_mcp.server.tenants import MasterKeys  # noqa: PLC0415  # multi-tenant only
+
+    report.note("HAJATEK_MULTI_TENANT: each merchant connects their own store on the sign-in page")
+    try:
+        settings.require_multi_tenant()
+    except SettingsError as exc:
+        report.fail(str(exc))
+        return
+    assert settings.master_key is not None  # noqa: S101  # required just above
+    try:
+        keys = MasterKeys.parse(settings.master_key.get_secret_value())
+    except ValueError as exc:
+        report.fail(str(exc))
+        return
+    report.ok(
+        f"HAJATEK_MASTER_KEY holds {plural(len(keys.key_ids), 'key')}; new keys are encrypted under {keys.primary_id}"
+    )
+
+
+async def _tenants(settings: Settings, report: Report) -> None:
+    """The connected stores: how many, and whether each is encrypted under a key the server holds."""
+    from hajatek_mcp.server.tenants import MasterKeys, TenantStore  # noqa: PLC0415  # multi-tenant only
+
+    echo("Connected stores")
+    path = settings.data_dir / "tenants.db"
+    if settings.master_key is None or not path.exists():
+        report.note("none yet: merchants connect on the sign-in page")
+        return
+    try:
+        keys = MasterKeys.parse(settings.master_key.get_secret_value())
+    except ValueError:
+        return  # already a failed line under Configuration
+    store = TenantStore(path, keys)
+    try:
+        tenants = await store.tenants()
+    finally:
+        store.close()
+    lost = [t.store_id for t in tenants if t.key_id not in keys.key_ids]
+    stale = [t.store_id for t in tenants if t.key_id in keys.key_ids and t.key_id != keys.primary_id]
+    if lost:
+        report.fail(
+            f"{plural(len(lost), 'store')} encrypted under a master key not in HAJATEK_MASTER_KEY ({', '.join(lost)}): "
+            "add the old key after the new one, or have those merchants connect again"
+        )
+    if stale:
+        report.warn(f"{plural(len(stale), 'store')} still under an older master key: run `hajatek-mcp keys rotate`")
+    if not lost:
+        report.ok(f"{plural(len(tenants), 'store')} connected, every one readable under HAJATEK_MASTER_KEY")
 
 
 def _state(settings: Settings, report: Report) -> bool:
@@ -206,7 +267,10 @@ async def run_doctor(
     _configuration(settings, malformed, report)
     state_usable = _state(settings, report)
     skipped = sorted(_CONNECTION_SETTINGS.intersection(malformed)) if not sandbox else []
-    if skipped:
+    if settings.multi_tenant:
+        if state_usable:
+            await _tenants(settings, report)
+    elif skipped:
         echo("Connection")
         report.note(f"skipped until {', '.join(skipped)} is fixed")
     elif not state_usable:

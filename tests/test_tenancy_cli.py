@@ -200,3 +200,26 @@ def test_tenants_disconnect_revokes_the_stores_tokens_and_deletes_its_key(
     assert "str_sandbox2" not in listed
     assert "str_sandbox " in listed
     assert b"sk_sandbox2_pro" not in (env / "tenants.db").read_bytes()
+
+
+def test_doctor_says_whether_every_store_is_readable_under_the_master_keys(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    connect_stores(env, OLD)
+    monkeypatch.setenv("HAJATEK_MULTI_TENANT", "true")
+    monkeypatch.setenv("HAJATEK_OAUTH_ISSUER", "https://mcp.example.com")
+    monkeypatch.setenv("HAJATEK_MASTER_KEY", NEW)
+    code, out, _ = run(capsys, "doctor")
+    assert code == 1
+    assert "2 stores encrypted under a master key not in HAJATEK_MASTER_KEY (str_sandbox, str_sandbox2)" in out
+    monkeypatch.setenv("HAJATEK_MASTER_KEY", f"{NEW},{OLD}")
+    code, out, _ = run(capsys, "doctor")
+    assert code == 0, out
+    assert "still under an older master key: run `hajatek-mcp keys rotate`" in out
+    assert run(capsys, "keys", "rotate")[0] == ExitCode.OK
+    code, out, _ = run(capsys, "doctor")
+    assert code == 0, out
+    assert "WARN" not in out
+    assert "2 stores connected, every one readable" in out
+    assert NEW not in out
+    assert OLD not in out
