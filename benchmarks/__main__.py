@@ -34,6 +34,7 @@ from benchmarks import (
     memory,
     rate_governor,
     result_compactness,
+    tenants,
 )
 from benchmarks.harness import BENCH_DIR, Bench, BenchmarkFailure, Processes, Progress
 from benchmarks.report import DOC, load_average, machine_info, merge, publish, table, write_json
@@ -47,6 +48,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "rate_governor": rate_governor,
     "memory": memory,
     "agent_tasks": agent_tasks,
+    "tenants": tenants,
 }
 #: Wall-clock bound of one benchmark (seconds), full and quick; a hung benchmark fails instead of hanging CI.
 TIME_LIMIT = {False: 300, True: 90}
