@@ -229,9 +229,13 @@ async def _payment(shop: Shop, order: Order, events: list[dict[str, Any]]) -> Pa
     if paid:
         event = paid[-1]  # the first received (newest first)
         return Payment(state="paid", source="event", at=event["created_at"], event_id=event["id"])
-    since = await shop.inbox.receiving_since() if shop.options.webhook_secret is not None else None
+    since = await shop.inbox.receiving_since() if shop.receives_events else None
     if since is None:
-        why = "this server receives no webhooks (no HAJATEK_WEBHOOK_SECRET), and the API has no payment field"
+        why = (
+            "this server receives no webhooks (no HAJATEK_WEBHOOK_SECRET), and the API has no payment field"
+            if not shop.hosted
+            else "this store was connected without its webhook signing secret, and the API has no payment field"
+        )
     elif (_iso(order.created_at) or since) < since:
         why = f"no payment.completed event for it; the inbox has been receiving since {since}, after it was placed"
     else:

@@ -67,11 +67,18 @@ class Shop:
     locks: TargetLocks = field(default_factory=TargetLocks)
     """The per-target write locks. Shared by every shop of one server (legacy SSE opens one per connection); keys
     carry the store id."""
+    hosted: bool = False
+    """A store connected to a multi-tenant server (its webhook secret came from the merchant, not the environment)."""
 
     @property
     def store_id(self) -> str:
         """The store this shop acts on: every piece of local state it reads or writes is keyed by it."""
         return self.client.store_id or ""
+
+    @property
+    def receives_events(self) -> bool:
+        """Whether this store's webhooks are received (a signing secret is configured or was given at connect)."""
+        return self.inbox.receiving is True
 
     def hold(self, *targets: str | None) -> AbstractAsyncContextManager[None]:
         """Hold the write locks of ``targets`` (ids of this store) for a block; ``None`` holds nothing."""

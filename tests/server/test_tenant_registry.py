@@ -135,12 +135,14 @@ async def test_idle_shops_are_closed_after_the_idle_time(world: World) -> None:
 async def test_a_store_that_connects_again_gets_its_new_key_at_once(world: World) -> None:
     async with world.tenants.use("str_sandbox2") as shop:
         assert (await shop.client.get_store()).id == "str_sandbox2"
+        assert shop.receives_events  # connected with its signing secret
+        assert shop.hosted
     await world.tenants.store.connect("str_sandbox2", "Dar Al-Oud", "starter", SecretStr("sk_sandbox2_starter"), None)
     await world.tenants.forget("str_sandbox2")
     async with world.tenants.use("str_sandbox2") as shop:
         assert shop.client.plan == "pro"  # the factory's choice in this test; the key is what changed
         assert await world.tenants.webhook_secret("str_sandbox2") is None
-        assert shop.inbox.receiving is False
+        assert not shop.receives_events
 
 
 async def test_disconnect_closes_the_shop_and_forgets_the_key(world: World) -> None:

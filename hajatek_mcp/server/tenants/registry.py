@@ -201,6 +201,7 @@ class Tenants:
             exports=ExportStore(files["exports.db"], store_id=store_id, clock=clock),
             directory=CustomerDirectory(files["directory.db"], store_id=store_id, clock=clock),
             locks=self.locks,
+            hosted=True,
         )
 
     async def _trim(self) -> None:

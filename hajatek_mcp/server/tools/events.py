@@ -42,14 +42,19 @@ async def list_events(
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
     events = [EventView(**e) for e in await shop.inbox.recent(type=type, since=since, limit=limit)]
-    receiving_since = await shop.inbox.receiving_since() if shop.options.webhook_secret is not None else None
+    receiving_since = await shop.inbox.receiving_since() if shop.receives_events else None
     view = EventList(events=events, receiving=receiving_since is not None, receiving_since=receiving_since)
-    return shop.result(view, _note(view, type, since))
+    return shop.result(view, _note(view, type, since, shop))
 
 
-def _note(view: EventList, type: str | None, since: datetime | None) -> str | None:
+def _note(view: EventList, type: str | None, since: datetime | None, shop: Shop) -> str | None:
     """What the list means when it is empty or reaches back before the inbox was receiving."""
     if view.receiving_since is None:
+        if shop.hosted:
+            return (
+                "This store was connected without its webhook signing secret, so no events can arrive: connect it "
+                "again with the secret."
+            )
         return "No webhook secret is configured, so no events can arrive."
     start = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if since else None
     covered = start is not None and start >= view.receiving_since
