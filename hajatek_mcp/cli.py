@@ -304,6 +304,12 @@ def _keys(args: argparse.Namespace, settings: Settings) -> int:
     return cmd_keys(args, settings)
 
 
+def _db(args: argparse.Namespace, settings: Settings) -> int:
+    from hajatek_mcp.tenancy import cmd_db  # noqa: PLC0415
+
+    return cmd_db(args, settings)
+
+
 #: Every command but doctor: (the flags, the settings) → the exit code.
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "serve": _cmd_serve,
@@ -314,6 +320,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "oauth": _oauth,
     "tenants": _tenants,
     "keys": _keys,
+    "db": _db,
 }
 #: doctor and its alias, which also get the malformed settings, to report.
 _DOCTOR = frozenset({"doctor", "check"})

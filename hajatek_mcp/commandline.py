@@ -155,6 +155,12 @@ def parser() -> argparse.ArgumentParser:
         "(env HAJATEK_OAUTH_ISSUER; needs HAJATEK_OAUTH_PASSPHRASE)",
     )
     serve.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="keep the state in this PostgreSQL database, shared by replicas (pip install 'hajatek-mcp[hosted]'; "
+        "prefer the env HAJATEK_DATABASE_URL: command lines are visible to other users)",
+    )
+    serve.add_argument(
         "--multi-tenant",
         action="store_true",
         default=None,
@@ -205,24 +211,7 @@ def parser() -> argparse.ArgumentParser:
     revoke = oauth_sub.add_parser("revoke", help="revoke every token of an app (it must ask for consent again)")
     revoke.add_argument("client_id")
 
-    tenants = sub.add_parser(
-        "tenants", parents=[common], help="multi-tenant: list, show or disconnect the connected stores"
-    )
-    tenants_sub = tenants.add_subparsers(dest="tenants_command", metavar="ACTION", required=True)
-    tenants_sub.add_parser("list", help="the connected stores (never a key or secret)")
-    # dest "tenant", not "store_id": that is a setting (HAJATEK_STORE_ID), which a multi-tenant server refuses
-    tenants_sub.add_parser("show", help="one store: plan, when it connected, its apps").add_argument(
-        "tenant", metavar="STORE_ID"
-    )
-    tenants_sub.add_parser(
-        "disconnect", help="revoke every token of a store and delete its API key and webhook secret"
-    ).add_argument("tenant", metavar="STORE_ID")
-    keys = sub.add_parser("keys", parents=[common], help="multi-tenant: the master keys that encrypt stores' keys")
-    keys_sub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
-    keys_sub.add_parser("generate", help="print a new master key (for HAJATEK_MASTER_KEY)")
-    keys_sub.add_parser(
-        "rotate", help="re-encrypt every store under the first key of HAJATEK_MASTER_KEY=new,old (then drop old)"
-    )
+    _operator_commands(sub, common)
 
     sandbox = sub.add_parser("sandbox", parents=[common], help="run the local Hajatek API sandbox over HTTP")
     sandbox.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1, loopback only)")
@@ -251,6 +240,32 @@ def parser() -> argparse.ArgumentParser:
         help="serve N stores (1-50), each with its own data, id and keys (printed), to try multi-tenant hosting",
     )
     return parser
+
+
+def _operator_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """``tenants``, ``keys`` and ``db``: operating a hosted server (multi-tenant, shared database)."""
+    tenants = sub.add_parser(
+        "tenants", parents=[common], help="multi-tenant: list, show or disconnect the connected stores"
+    )
+    tenants_sub = tenants.add_subparsers(dest="tenants_command", metavar="ACTION", required=True)
+    tenants_sub.add_parser("list", help="the connected stores (never a key or secret)")
+    # dest "tenant", not "store_id": that is a setting (HAJATEK_STORE_ID), which a multi-tenant server refuses
+    tenants_sub.add_parser("show", help="one store: plan, when it connected, its apps").add_argument(
+        "tenant", metavar="STORE_ID"
+    )
+    tenants_sub.add_parser(
+        "disconnect", help="revoke every token of a store and delete its API key and webhook secret"
+    ).add_argument("tenant", metavar="STORE_ID")
+    keys = sub.add_parser("keys", parents=[common], help="multi-tenant: the master keys that encrypt stores' keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    keys_sub.add_parser("generate", help="print a new master key (for HAJATEK_MASTER_KEY)")
+    keys_sub.add_parser(
+        "rotate", help="re-encrypt every store under the first key of HAJATEK_MASTER_KEY=new,old (then drop old)"
+    )
+
+    db = sub.add_parser("db", parents=[common], help="the shared PostgreSQL database (HAJATEK_DATABASE_URL)")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_sub.add_parser("migrate", help="bring every store's tables to this version (servers also do it at start)")
 
 
 def _webhook_options(parser: argparse.ArgumentParser, port_help: str) -> None:

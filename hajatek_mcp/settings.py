@@ -69,6 +69,7 @@ _FIXES: dict[str, str] = {
     "log_level": "use DEBUG, INFO, WARNING or ERROR",
     "multi_tenant": "use true (one server for many merchants, each connecting their own store) or false",
     "master_key": "generate one with `hajatek-mcp keys generate` and keep it in your secret manager",
+    "database_url": "use a PostgreSQL URL such as postgresql://hajatek:PASSWORD@db.internal:5432/hajatek",
 }
 
 
@@ -139,6 +140,7 @@ class Settings(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="WARNING", description="HAJATEK_LOG_LEVEL")
     multi_tenant: bool = Field(default=False, description="HAJATEK_MULTI_TENANT: each merchant connects their store")
     master_key: SecretStr | None = Field(default=None, description="HAJATEK_MASTER_KEY: encrypts stores' keys at rest")
+    database_url: SecretStr | None = Field(default=None, description="HAJATEK_DATABASE_URL: shared PostgreSQL state")
 
     @field_validator("allowed_hosts", "allowed_origins", mode="before")
     @classmethod
@@ -205,6 +207,13 @@ class Settings(BaseModel):
     def _long_token(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("too short to resist guessing")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL")
         return value
 
     @field_validator("base_url")

@@ -11,29 +11,34 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import anyio
 
 from hajatek_mcp.commandline import ExitCode
-from hajatek_mcp.settings import Settings
+from hajatek_mcp.server.backend import StateBackend
+from hajatek_mcp.settings import Settings, SettingsError
 from hajatek_mcp.storage.files import STATE_FILES, check_data_dir, check_state_file
+from hajatek_mcp.storage.postgres import PostgresError
 from hajatek_mcp.wiring import master_keys
 
-__all__ = ["cmd_keys", "cmd_tenants"]
+__all__ = ["cmd_db", "cmd_keys", "cmd_tenants"]
 
 
 def _when(seconds: float | None) -> str:
     return "-" if seconds is None else time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(seconds))
 
 
-def _files(settings: Settings) -> tuple[Path, Path]:
-    check_data_dir(settings.data_dir, sandbox=False)
-    tenants, oauth = settings.data_dir / "tenants.db", settings.data_dir / "oauth.db"
-    for path in (tenants, oauth):
-        if path.exists():
-            check_state_file(path, STATE_FILES[path.name])
-    return tenants, oauth
+def _backend(settings: Settings) -> StateBackend:
+    """Where the running server keeps its state: its PostgreSQL database, or the files of its data dir (checked)."""
+    if settings.database_url is None:
+        check_data_dir(settings.data_dir, sandbox=False)
+        for name in ("tenants.db", "oauth.db", "audit.db"):
+            if (settings.data_dir / name).exists():
+                check_state_file(settings.data_dir / name, STATE_FILES[name])
+    try:
+        return StateBackend(settings.data_dir, settings.database_url)
+    except PostgresError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def cmd_tenants(args: argparse.Namespace, settings: Settings) -> int:
@@ -42,16 +47,19 @@ def cmd_tenants(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _tenants(args: argparse.Namespace, settings: Settings) -> int:
+    from hajatek_mcp.server import audit as audit_log  # noqa: PLC0415
     from hajatek_mcp.server.audit import AuditLog  # noqa: PLC0415
     from hajatek_mcp.server.hosted import disconnect_store  # noqa: PLC0415
     from hajatek_mcp.server.oauth import OAuthStore  # noqa: PLC0415
+    from hajatek_mcp.server.oauth import store as oauth_store  # noqa: PLC0415
     from hajatek_mcp.server.tenants import TenantStore  # noqa: PLC0415
+    from hajatek_mcp.server.tenants import store as tenants  # noqa: PLC0415
 
     keys = master_keys(settings, serving=False)
-    tenants_db, oauth_db = _files(settings)
-    store = TenantStore(tenants_db, keys)
-    oauth = OAuthStore(oauth_db)  # the running server's grants: what a disconnect revokes
-    audit = AuditLog(settings.data_dir / "audit.db", store_id="")  # the OAuth server's entries carry no store
+    backend = _backend(settings)
+    store = TenantStore(backend.open("tenants.db", tenants.SCHEMA), keys)
+    oauth = OAuthStore(backend.open("oauth.db", oauth_store.SCHEMA))  # the server's grants: what disconnect revokes
+    audit = AuditLog(backend.open("audit.db", audit_log.SCHEMA), store_id="")  # the OAuth server's, no store
     try:
         if args.tenants_command == "list":
             rows = await store.tenants()
@@ -87,6 +95,7 @@ async def _tenants(args: argparse.Namespace, settings: Settings) -> int:
         store.close()
         oauth.close()
         audit.close()
+        backend.close()
 
 
 def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
@@ -96,15 +105,49 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
     if args.keys_command == "generate":
         print(MasterKeys.generate())
         return ExitCode.OK
+    from hajatek_mcp.server.tenants.store import SCHEMA  # noqa: PLC0415
+
     keys = master_keys(settings, serving=False)
-    tenants_db, _ = _files(settings)
-    store = TenantStore(tenants_db, keys)
+    backend = _backend(settings)
+    store = TenantStore(backend.open("tenants.db", SCHEMA), keys)
     try:
         changed = anyio.run(store.rotate)
     finally:
         store.close()
+        backend.close()
     print(
         f"Re-encrypted {changed} stores under master key {keys.primary_id}. Once every server runs with it first, "
         "the old keys can leave HAJATEK_MASTER_KEY."
     )
+    return ExitCode.OK
+
+
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    """``db migrate``: bring every store's tables to this version's schema (PostgreSQL, or the data dir's files).
+
+    Safe while replicas run or start: migrations take a lock and run once. Servers also migrate at start.
+    """
+    from hajatek_mcp.server import audit, confirmations, directory, events, exports  # noqa: PLC0415
+    from hajatek_mcp.server.oauth import store as oauth_store  # noqa: PLC0415
+    from hajatek_mcp.server.tenants import store as tenants  # noqa: PLC0415
+    from hajatek_mcp.storage import Database  # noqa: PLC0415
+
+    schemas = {
+        "audit.db": audit.SCHEMA,
+        "confirmations.db": confirmations.SCHEMA,
+        "events.db": events.SCHEMA,
+        "exports.db": exports.SCHEMA,
+        "directory.db": directory.SCHEMA,
+        "oauth.db": oauth_store.SCHEMA,
+        "tenants.db": tenants.SCHEMA,
+    }
+    backend = _backend(settings)
+    try:
+        for name, schema in schemas.items():
+            opened = backend.open(name, schema)
+            (opened if isinstance(opened, Database) else Database(opened, schema)).close()
+            print(f"{schema.what}: schema {len(schema.postgres if backend.shared else schema.migrations)}")
+    finally:
+        backend.close()
+    print(f"Every store's tables are up to date in {backend.where}.")
     return ExitCode.OK

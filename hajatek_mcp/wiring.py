@@ -169,9 +169,11 @@ def hosted_server(
     import httpx2  # noqa: PLC0415
 
     from hajatek_mcp.api.models import Plan  # noqa: PLC0415
+    from hajatek_mcp.server.backend import StateBackend  # noqa: PLC0415
     from hajatek_mcp.server.hosted import build_hosted_server  # noqa: PLC0415  # multi-tenant only
     from hajatek_mcp.server.oauth.connect import ApiStoreCheck  # noqa: PLC0415
     from hajatek_mcp.server.tenants import SharedTransport, TenantCredentials, Tenants, TenantStore  # noqa: PLC0415
+    from hajatek_mcp.server.tenants.store import SCHEMA as TENANTS_SCHEMA  # noqa: PLC0415
 
     keys = master_keys(settings)
     if transport == "stdio":
@@ -196,7 +198,8 @@ def hosted_server(
             transport=pool,
         )
 
-    store = TenantStore(settings.data_dir / "tenants.db", keys)
-    tenants = Tenants(store, options, open_client)
+    backend = StateBackend(options.state_dir, options.database_url)
+    store = TenantStore(backend.open("tenants.db", TENANTS_SCHEMA), keys)
+    tenants = Tenants(store, options, open_client, backend=backend)
     check = ApiStoreCheck(settings.base_url, transport=pool, timeout=min(settings.timeout, 10.0))
     return build_hosted_server(options, tenants, check)

@@ -26,10 +26,16 @@ from hajatek_mcp import __version__
 from hajatek_mcp.api import HajatekClient
 from hajatek_mcp.server import prompts, resources
 from hajatek_mcp.server.arguments import StrictTool
+from hajatek_mcp.server.audit import SCHEMA as AUDIT_SCHEMA
 from hajatek_mcp.server.audit import AuditLog
+from hajatek_mcp.server.backend import StateBackend
+from hajatek_mcp.server.confirmations import SCHEMA as TOKENS_SCHEMA
 from hajatek_mcp.server.confirmations import ConfirmationStore
+from hajatek_mcp.server.directory import SCHEMA as DIRECTORY_SCHEMA
 from hajatek_mcp.server.directory import CustomerDirectory
+from hajatek_mcp.server.events import SCHEMA as EVENTS_SCHEMA
 from hajatek_mcp.server.events import WEBHOOK_PATH, EventInbox
+from hajatek_mcp.server.exports import SCHEMA as EXPORTS_SCHEMA
 from hajatek_mcp.server.exports import ExportStore
 from hajatek_mcp.server.guards import CONFIRM_HINT
 from hajatek_mcp.server.locks import TargetLocks
@@ -231,7 +237,7 @@ class HajatekServer(MCPServer[Any]):
             raise MCPError(INVALID_PARAMS, message, data={"name": name}) from exc
 
 
-def _oauth(options: ServerOptions) -> OAuthSetup | ExternalOAuth | None:
+def _oauth(options: ServerOptions, backend: StateBackend) -> OAuthSetup | ExternalOAuth | None:
     if options.oauth_issuer is None:
         return None
     from hajatek_mcp.server.oauth import ExternalOAuth, OAuthSetup  # noqa: PLC0415  # only OAuth servers pay for it
@@ -240,7 +246,7 @@ def _oauth(options: ServerOptions) -> OAuthSetup | ExternalOAuth | None:
         return ExternalOAuth(options.oauth_issuer, options.oauth_external)
     if options.oauth_passphrase is None:
         raise ValueError("the built-in OAuth server needs an admin passphrase (HAJATEK_OAUTH_PASSPHRASE)")
-    return OAuthSetup(options.oauth_issuer, options.oauth_passphrase, options.state_dir, clock=options.clock)
+    return OAuthSetup(options.oauth_issuer, options.oauth_passphrase, backend, clock=options.clock)
 
 
 def request_store() -> str:
@@ -287,35 +293,35 @@ def build_server(
     """The MCP server for one store.
 
     ``connect`` opens the API client (a ``HajatekClient`` is its own context manager); the lifespan owns it and
-    closes it, and whatever stands behind it, on shutdown. The lifespan also opens the durable state in
-    ``options.state_dir``: the audit log, confirmation tokens and the event inbox.
+    closes it, and whatever stands behind it, on shutdown. The lifespan also opens the store's durable state (audit
+    log, confirmation tokens, event inbox, exports, customer directory) in the data dir, or in the PostgreSQL
+    database of ``options.database_url`` (see :class:`~hajatek_mcp.server.backend.StateBackend`).
     """
 
+    backend = StateBackend(options.state_dir, options.database_url)
     shops = OpenShops()
     hub = EventHub(request_store)
     locks = TargetLocks()
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Shop]) -> AsyncIterator[Shop]:
-        state = options.state_dir
-        if state is not None:
-            state.mkdir(parents=True, exist_ok=True)
+        state = backend
         async with connect() as client:
             store_id = client.store_id or ""  # every piece of local state below is this store's alone
             if options.store_id is not None and store_id != options.store_id:
                 raise ValueError(f"this server is for store {options.store_id}, but its client is for {store_id!r}")
             with ExitStack() as stack:
-                audit = AuditLog(state / "audit.db" if state else None, store_id=store_id, clock=options.clock)
+                audit = AuditLog(state.open("audit.db", AUDIT_SCHEMA), store_id=store_id, clock=options.clock)
                 stack.callback(audit.close)
                 confirmations = ConfirmationStore(
-                    state / "confirmations.db" if state else None,
+                    state.open("confirmations.db", TOKENS_SCHEMA),
                     store_id=store_id,
                     ttl=options.confirm_ttl,
                     clock=options.clock,
                 )
                 stack.callback(confirmations.close)
                 inbox = EventInbox(
-                    state / "events.db" if state else None,
+                    state.open("events.db", EVENTS_SCHEMA),
                     store_id=store_id,
                     retention_days=options.event_retention_days,
                     max_age=options.webhook_max_age,
@@ -323,10 +329,10 @@ def build_server(
                     receiving=options.webhook_secret is not None,
                 )
                 stack.callback(inbox.close)
-                exports = ExportStore(state / "exports.db" if state else None, store_id=store_id, clock=options.clock)
+                exports = ExportStore(state.open("exports.db", EXPORTS_SCHEMA), store_id=store_id, clock=options.clock)
                 stack.callback(exports.close)
                 directory = CustomerDirectory(
-                    state / "directory.db" if state else None, store_id=store_id, clock=options.clock
+                    state.open("directory.db", DIRECTORY_SCHEMA), store_id=store_id, clock=options.clock
                 )
                 stack.callback(directory.close)
                 shop = Shop(
@@ -345,7 +351,8 @@ def build_server(
                 finally:
                     shops.remove(shop)
 
-    server = assemble_server(options, lifespan, hub, _oauth(options))
+    server = assemble_server(options, lifespan, hub, _oauth(options, backend))
+    server.on_close.insert(0, backend.close)  # last: after the stores that use it
     if options.webhook_secret is None:
         server.webhook_status = "webhook receiver off: set HAJATEK_WEBHOOK_SECRET to receive Hajatek's events"
     else:

@@ -58,9 +58,10 @@ def build_hosted_server(options: ServerOptions, tenants: Tenants, check: StoreCh
                 await tenants.aclose()
 
     oauth = OAuthSetup(
-        options.oauth_issuer, None, options.state_dir, clock=options.clock, connector=TenantConnector(tenants, check)
+        options.oauth_issuer, None, tenants.backend, clock=options.clock, connector=TenantConnector(tenants, check)
     )
     server = assemble_server(options, lifespan, hub, oauth)
+    server.on_close.insert(0, tenants.backend.close)  # last: after the stores that use it
     server.on_close.append(tenants.close)
 
     async def inbox_of(store_id: str) -> EventInbox:

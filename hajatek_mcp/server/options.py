@@ -46,6 +46,8 @@ class ServerOptions:
     redact_pii: bool = False
     state_dir: Path | None = None
     """Where the audit log and confirmation tokens live (SQLite); None keeps them in memory."""
+    database_url: SecretStr | None = None
+    """A PostgreSQL database every replica shares, instead of the files in ``state_dir`` (``HAJATEK_DATABASE_URL``)."""
     clock: Callable[[], float] = time.time
     """Wall clock for token expiry, audit times and the webhook replay window (tests inject a fake)."""
     webhook_secret: SecretStr | None = None

@@ -28,7 +28,7 @@ import anyio.to_thread
 
 from hajatek_mcp.storage.files import StateFileError, opening
 
-__all__ = ["Database", "Migration", "Record", "Row", "SQLite", "Schema", "Transaction"]
+__all__ = ["Core", "Database", "Migration", "Record", "Row", "SQLite", "Schema", "Transaction"]
 
 T = TypeVar("T")
 Row = tuple[Any, ...]
@@ -55,6 +55,9 @@ class Transaction:
 
     :meth:`all` and :meth:`one` give rows as tuples; :meth:`records` and :meth:`record` as :class:`Record`.
     """
+
+    dialect = "sqlite"
+    """Which SQL this is, for the few statements a store spells differently on PostgreSQL (see ``postgres``)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
@@ -114,6 +117,9 @@ class Schema:
     migrations: tuple[Migration, ...]
     fix: str | None = None
     """What to tell the user when the file is damaged (default: move it aside; nothing is ever deleted)."""
+    postgres: tuple[str, ...] = ()
+    """The same tables on PostgreSQL (``HAJATEK_DATABASE_URL``), as SQL scripts, oldest first: a store without them
+    runs on SQLite only."""
 
     @property
     def version(self) -> int:
@@ -210,12 +216,32 @@ class SQLite:
             self._conn.close()
 
 
+class Core(Protocol):
+    """What :class:`Database` runs calls on: a :class:`SQLite` file, or a store's schema on PostgreSQL."""
+
+    schema: Schema
+    path: Path | None
+
+    def read(self, fn: Callable[[Any], T]) -> T: ...
+    def write(self, fn: Callable[[Any], T]) -> T: ...
+    def close(self) -> None: ...
+
+
 class Database:
-    """The async face of a :class:`SQLite` file: each call runs in a worker thread, one at a time per file."""
+    """The async face of a store's state: each call runs in a worker thread; on a :class:`SQLite` file one at a time,
+    on PostgreSQL (:meth:`on`) up to ``concurrency`` at once."""
 
     def __init__(self, path: Path | None, schema: Schema) -> None:
-        self.file = SQLite(path, schema)
+        self.file: Core = SQLite(path, schema)
         self._limiter = anyio.CapacityLimiter(1)
+
+    @classmethod
+    def on(cls, core: Core, *, concurrency: int) -> Database:
+        """A database over ``core`` (e.g. ``Postgres(url).bind(schema)``), running up to ``concurrency`` calls."""
+        database = cls.__new__(cls)
+        database.file = core
+        database._limiter = anyio.CapacityLimiter(concurrency)
+        return database
 
     async def read(self, fn: Callable[[Transaction], T]) -> T:
         return await anyio.to_thread.run_sync(self.file.read, fn, limiter=self._limiter)

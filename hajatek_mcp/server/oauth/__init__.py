@@ -10,12 +10,15 @@ from mcp.server.auth.settings import AuthSettings, ClientRegistrationOptions, Re
 from pydantic import AnyHttpUrl, SecretStr
 from starlette.routing import BaseRoute
 
+from hajatek_mcp.server.audit import SCHEMA as AUDIT_SCHEMA
 from hajatek_mcp.server.audit import AuditLog
+from hajatek_mcp.server.backend import StateBackend
 from hajatek_mcp.server.oauth.consent import consent_routes
 from hajatek_mcp.server.oauth.introspection import IntrospectionVerifier
 from hajatek_mcp.server.oauth.limits import RegistrationLimiter, SignInLimiter
 from hajatek_mcp.server.oauth.provider import READ, SCOPES, WRITE, HajatekOAuthProvider
 from hajatek_mcp.server.oauth.registration import registration_route
+from hajatek_mcp.server.oauth.store import SCHEMA as OAUTH_SCHEMA
 from hajatek_mcp.server.oauth.store import OAuthStore
 from hajatek_mcp.server.options import ExternalIssuer
 
@@ -30,8 +33,8 @@ class OAuthSetup:
 
     ``oauth.db`` and the OAuth server's audit log are opened here (the SDK needs the provider when the server is
     built), so they live as long as the server, not a session: whoever runs the server calls :meth:`close` once it
-    has stopped. With ``state_dir=None`` they live in memory. The limits on registration and on consent sign-ins live
-    in memory, per process (:mod:`.limits`), on ``clock``.
+    has stopped. ``state``: a :class:`StateBackend` (the data dir or PostgreSQL), a data dir, or None (in memory).
+    The limits on registration and on consent sign-ins live in memory, per process (:mod:`.limits`), on ``clock``.
 
     One store: the consent page asks the admin ``passphrase``. Several (``connector``, a multi-tenant server): it asks
     the merchant for their store id and API key instead, checked live, and the grant belongs to that store.
@@ -41,7 +44,7 @@ class OAuthSetup:
         self,
         issuer: str,
         passphrase: SecretStr | None,
-        state_dir: Path | None,
+        state: StateBackend | Path | None,
         *,
         clock: Callable[[], float],
         connector: StoreConnector | None = None,
@@ -52,9 +55,10 @@ class OAuthSetup:
         if not issuer.startswith(("https://", "http://127.0.0.1", "http://localhost")):
             raise ValueError("the OAuth issuer must be an https:// URL (http only for 127.0.0.1 or localhost)")
         self.resource = f"{issuer}/mcp"
-        self.store = OAuthStore(state_dir / "oauth.db" if state_dir else None, clock=clock)
+        backend = state if isinstance(state, StateBackend) else StateBackend(state)
+        self.store = OAuthStore(backend.open("oauth.db", OAUTH_SCHEMA), clock=clock)
         # The OAuth server is this server's, not a store's: its entries (oauth.*) carry no store id.
-        self.audit = AuditLog(state_dir / "audit.db" if state_dir else None, store_id="", clock=clock)
+        self.audit = AuditLog(backend.open("audit.db", AUDIT_SCHEMA), store_id="", clock=clock)
         self.provider = HajatekOAuthProvider(self.store, issuer=issuer, resource=self.resource, audit=self.audit)
         registration = ClientRegistrationOptions(enabled=True, valid_scopes=list(SCOPES), default_scopes=[READ])
         self.settings = AuthSettings(

@@ -20,7 +20,6 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import anyio
@@ -30,6 +29,7 @@ from pydantic import SecretStr
 from hajatek_mcp.api import HajatekClient
 from hajatek_mcp.server.audit import SCHEMA as AUDIT_SCHEMA
 from hajatek_mcp.server.audit import AuditLog
+from hajatek_mcp.server.backend import StateBackend
 from hajatek_mcp.server.confirmations import SCHEMA as TOKENS_SCHEMA
 from hajatek_mcp.server.confirmations import ConfirmationStore
 from hajatek_mcp.server.directory import SCHEMA as DIRECTORY_SCHEMA
@@ -101,7 +101,8 @@ class _Open:
 class Tenants:
     """The connected stores' shops, opened on first use (see the module docstring).
 
-    ``store`` is owned by the caller until :meth:`close`, which also closes the shared state files.
+    ``store`` is owned by the caller until :meth:`close`, which also closes the shared state files. ``backend``
+    says where they are (default: the data dir of ``options``, or its PostgreSQL database).
     """
 
     def __init__(
@@ -113,6 +114,7 @@ class Tenants:
         max_open: int = DEFAULT_MAX_OPEN,
         idle_after: float = DEFAULT_IDLE_AFTER,
         monotonic: Callable[[], float] = time.monotonic,
+        backend: StateBackend | None = None,
     ) -> None:
         if max_open < 1:
             raise ValueError("max_open must be at least 1")
@@ -123,10 +125,8 @@ class Tenants:
         self.locks = TargetLocks()  # keys carry the store id (Shop.hold), so one table serves every store
         self._open_client = open_client
         self._monotonic = monotonic
-        state = options.state_dir
-        if state is not None:
-            state.mkdir(parents=True, exist_ok=True)
-        self._files = {name: Database(_path(state, name), schema) for name, schema in _FILES.items()}
+        self.backend = backend or StateBackend(options.state_dir, options.database_url)
+        self._files = {name: _database(self.backend, name, schema) for name, schema in _FILES.items()}
         self._open: OrderedDict[str, _Open] = OrderedDict()
         self._opening = anyio.Lock()
         self._last_sweep = monotonic()
@@ -265,8 +265,10 @@ class Tenants:
             self.store.close()
 
 
-def _path(state: Path | None, name: str) -> Path | None:
-    return None if state is None else state / name
+def _database(backend: StateBackend, name: str, schema: Schema) -> Database:
+    """One database per state file, shared by every store's views."""
+    opened = backend.open(name, schema)
+    return opened if isinstance(opened, Database) else Database(opened, schema)
 
 
 class TenantConnector:

@@ -1,0 +1,105 @@
+"""Real database servers for the tests, from Debian's packages, in temporary directories on 127.0.0.1.
+
+:func:`postgres_server` runs a throwaway PostgreSQL cluster (``initdb`` + ``postgres``, as the ``postgres`` user when
+the tests run as root: PostgreSQL refuses to run as root) and yields its URL; it stops by itself at the end. Without
+the package, a local run skips with the install command; under ``CI=true`` it fails instead (CI must provide it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.support import free_port
+
+__all__ = ["postgres_bin", "postgres_server", "require_postgres"]
+
+INSTALL_POSTGRES = "apt-get install postgresql"
+
+
+def postgres_bin() -> Path | None:
+    """The directory of Debian's PostgreSQL server binaries (the newest installed), or None."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parent.parent.name))
+    return found[-1].parent if found else None
+
+
+def require_postgres() -> Path:
+    """The PostgreSQL binaries, else skip (locally) or fail (under CI) naming the install command."""
+    found = postgres_bin()
+    if found is None:
+        reason = f"needs a PostgreSQL server from Debian's packages ({INSTALL_POSTGRES})"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must provide PostgreSQL: {reason}", pytrace=False)
+        pytest.skip(reason)
+    return found
+
+
+def _as_postgres(command: list[str]) -> list[str]:
+    """``command`` run as the ``postgres`` user when we are root (PostgreSQL refuses to run as root)."""
+    if os.geteuid() != 0:
+        return command
+    return ["runuser", "-u", "postgres", "--", *command]
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """A fresh PostgreSQL on 127.0.0.1 (a free port, trust auth, database ``hajatek``); yields its URL."""
+    bindir = require_postgres()
+    root = Path(tempfile.mkdtemp(prefix="hajatek-pg-"))
+    data, log = root / "data", root / "server.log"
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+    port = free_port()
+    subprocess.run(  # noqa: S603  # Debian's initdb, fixed arguments
+        _as_postgres([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8"]),
+        check=True,
+        capture_output=True,
+    )
+    with log.open("wb") as output:  # the child keeps its own copy of the descriptor
+        server = subprocess.Popen(  # noqa: S603  # Debian's postgres, fixed arguments
+            _as_postgres([
+                str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-h", "127.0.0.1", "-k", str(root),
+                "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200",
+            ]),
+            stdout=subprocess.DEVNULL,
+            stderr=output,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while subprocess.run(  # noqa: S603
+            [str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True, check=False
+        ).returncode:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"PostgreSQL did not start: {log.read_text(errors='replace')[-2000:]}")
+            time.sleep(0.1)
+        subprocess.run(  # noqa: S603
+            [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "hajatek"],
+            check=True,
+            capture_output=True,
+        )
+        yield f"postgresql://postgres@127.0.0.1:{port}/hajatek"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def fresh_database(url: str, name: str) -> str:
+    """A new empty database on the server of ``url`` (one per test keeps tests apart); its URL."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return url.rsplit("/", 1)[0] + "/" + name
