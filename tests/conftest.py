@@ -76,6 +76,16 @@ def mode(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """One real PostgreSQL (Debian's package) for the whole run, started by the first test that asks; each test
+    makes its own empty database on it with :func:`tests.servers.fresh_database`."""
+    from tests.servers import postgres_server  # only runs that need PostgreSQL start it
+
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def script() -> Path:
     """The installed ``hajatek-mcp`` console script; missing is a failure, never a skip."""
     if not SCRIPT.is_file():

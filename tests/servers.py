@@ -8,6 +8,7 @@ the package, a local run skips with the install command; under ``CI=true`` it fa
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -97,9 +98,12 @@ def postgres_server() -> Iterator[str]:
 
 
 def fresh_database(url: str, name: str) -> str:
-    """A new empty database on the server of ``url`` (one per test keeps tests apart); its URL."""
+    """An empty database for one test on the server of ``url``: a new schema, first on the search path of the URL
+    returned (a schema costs a millisecond where ``CREATE DATABASE`` costs up to a second)."""
     import psycopg
 
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        raise ValueError(f"{name!r}: use lower-case letters, digits and underscores")
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return url.rsplit("/", 1)[0] + "/" + name
+        conn.execute(f"CREATE SCHEMA {name}")
+    return f"{url}?options=-csearch_path%3D{name}"

@@ -28,8 +28,6 @@ class StateBackend:
             from hajatek_mcp.storage.postgres import Postgres  # noqa: PLC0415  # optional: hajatek-mcp[hosted]
 
             self._postgres = Postgres(database_url.get_secret_value())
-        elif state_dir is not None:
-            state_dir.mkdir(parents=True, exist_ok=True)
 
     @property
     def shared(self) -> bool:
@@ -47,7 +45,10 @@ class StateBackend:
         """What a store of ``schema`` opens: its file ``name`` in the data dir, or its tables in the database."""
         if self._postgres is not None:
             return Database.on(self._postgres.bind(schema), concurrency=self._postgres.max_connections)
-        return None if self.state_dir is None else self.state_dir / name
+        if self.state_dir is None:
+            return None
+        self.state_dir.mkdir(parents=True, exist_ok=True)  # when a store opens: the CLI checked the directory first
+        return self.state_dir / name
 
     def close(self) -> None:
         """Close the database's pool (files are closed by their stores)."""

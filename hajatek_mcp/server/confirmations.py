@@ -1,4 +1,5 @@
-"""Single-use confirmation tokens for the preview-then-confirm path (``confirmations.db`` in the data dir).
+"""Single-use confirmation tokens for the preview-then-confirm path (``confirmations.db`` in the data dir, or
+PostgreSQL).
 
 A token is random (``secrets``), stored only as its SHA-256, expires, and is bound to the tool, the exact arguments
 and a fingerprint of the target's state at preview time; it may also carry a payload, what exactly it confirms (a
@@ -38,6 +39,21 @@ SCHEMA = Schema(
         # What a token confirms when the arguments alone do not say it (a bulk change: each item's values at preview
         # time and its new values), read back with the token.
         "ALTER TABLE tokens ADD COLUMN payload TEXT",
+        # On PostgreSQL every store's tables share one database, where the OAuth grants have their own ``tokens``.
+        "ALTER TABLE tokens RENAME TO confirm_tokens",
+    ),
+    postgres=(
+        # Version 1 is the SQLite file's final shape above, times as DOUBLE PRECISION (PostgreSQL's REAL is float4).
+        """CREATE TABLE confirm_tokens (
+            digest TEXT PRIMARY KEY,
+            tool TEXT NOT NULL,
+            arguments TEXT NOT NULL,
+            state TEXT NOT NULL,
+            expires_at DOUBLE PRECISION NOT NULL,
+            used_at DOUBLE PRECISION,
+            store_id TEXT NOT NULL DEFAULT '',
+            payload TEXT
+        )""",
     ),
 )
 
@@ -81,9 +97,9 @@ class ConfirmationStore:
         row = (_digest(token), self.store_id, tool, fingerprint(dict(arguments)), state, now + self.ttl, kept)
 
         def issue(tx: Transaction) -> None:
-            tx.execute("DELETE FROM tokens WHERE expires_at < ?", (now - 86400,))
+            tx.execute("DELETE FROM confirm_tokens WHERE expires_at < ?", (now - 86400,))
             tx.execute(
-                "INSERT INTO tokens (digest, store_id, tool, arguments, state, expires_at, payload) "
+                "INSERT INTO confirm_tokens (digest, store_id, tool, arguments, state, expires_at, payload) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
@@ -97,11 +113,13 @@ class ConfirmationStore:
 
         def redeem(tx: Transaction) -> None:
             row = tx.one(
-                "SELECT tool, arguments, state, expires_at, used_at FROM tokens WHERE digest = ? AND store_id = ?",
+                "SELECT tool, arguments, state, expires_at, used_at FROM confirm_tokens "
+                "WHERE digest = ? AND store_id = ?",
                 (digest, self.store_id),
             )
             _check(row, tool=tool, arguments_print=arguments_print, state=state, now=now, ttl=self.ttl)
-            if tx.execute("UPDATE tokens SET used_at = ? WHERE digest = ? AND used_at IS NULL", (now, digest)) != 1:
+            used = "UPDATE confirm_tokens SET used_at = ? WHERE digest = ? AND used_at IS NULL"
+            if tx.execute(used, (now, digest)) != 1:  # under concurrent calls, exactly one finds it unused
                 raise ConfirmationError("This confirm_token was already used; tokens work once.")
 
         await self._db.write(redeem)
@@ -112,7 +130,8 @@ class ConfirmationStore:
         :class:`ConfirmationError`; nothing is marked used."""
         digest, now, arguments_print = _digest(token), self._clock(), fingerprint(dict(arguments))
         row = await self._db.one(
-            "SELECT tool, arguments, state, expires_at, used_at, payload FROM tokens WHERE digest = ? AND store_id = ?",
+            "SELECT tool, arguments, state, expires_at, used_at, payload FROM confirm_tokens "
+            "WHERE digest = ? AND store_id = ?",
             (digest, self.store_id),
         )
         bound = None if row is None else row[:5]

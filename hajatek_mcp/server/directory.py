@@ -64,9 +64,25 @@ SCHEMA = Schema(
             store_id TEXT PRIMARY KEY, pass INTEGER NOT NULL, started REAL NOT NULL, ended REAL, topped REAL,
             complete INTEGER NOT NULL, total INTEGER)""",
     ),
+    # id and created_at order the listing: compared byte by byte ("C"), as SQLite does, whatever the database's locale
+    postgres=(
+        """CREATE TABLE customers (
+            store_id TEXT NOT NULL, id TEXT COLLATE "C" NOT NULL, name TEXT, name_ar TEXT, email TEXT, phone TEXT,
+            city TEXT, created_at TEXT COLLATE "C", folded TEXT NOT NULL, digits TEXT NOT NULL,
+            position BIGINT, listed_total BIGINT, seen DOUBLE PRECISION NOT NULL, pass BIGINT NOT NULL DEFAULT 0,
+            PRIMARY KEY (store_id, id));
+        CREATE INDEX customers_newest ON customers (store_id, created_at DESC NULLS LAST, id DESC);
+        CREATE INDEX customers_pass ON customers (store_id, pass);
+        CREATE TABLE walks (
+            store_id TEXT PRIMARY KEY, pass BIGINT NOT NULL, started DOUBLE PRECISION NOT NULL,
+            ended DOUBLE PRECISION, topped DOUBLE PRECISION, complete INTEGER NOT NULL, total BIGINT)""",
+    ),
 )
 
 _COLUMNS = "id, name, name_ar, email, phone, city, created_at, position, listed_total"
+#: Newest first, customers without a sign-up date last: SQLite puts NULL last when descending, PostgreSQL first
+#: unless told (SQLite learnt ``NULLS LAST`` only in 3.30, so its statement stays as it was).
+_NEWEST = {"sqlite": "created_at DESC, id DESC", "postgresql": "created_at DESC NULLS LAST, id DESC"}
 
 
 @dataclass(frozen=True)
@@ -276,10 +292,11 @@ class CustomerDirectory:
                 "position, listed_total, seen, pass) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (store_id, id) DO UPDATE SET name = excluded.name, name_ar = excluded.name_ar, "
                 "email = excluded.email, phone = excluded.phone, city = excluded.city, "
-                "created_at = coalesce(excluded.created_at, created_at), folded = excluded.folded, "
-                "digits = excluded.digits, position = coalesce(excluded.position, position), "
-                "listed_total = CASE WHEN excluded.position IS NULL THEN listed_total ELSE excluded.listed_total END, "
-                "seen = excluded.seen, pass = max(pass, excluded.pass)",
+                "created_at = coalesce(excluded.created_at, customers.created_at), folded = excluded.folded, "
+                "digits = excluded.digits, position = coalesce(excluded.position, customers.position), "
+                "listed_total = CASE WHEN excluded.position IS NULL THEN customers.listed_total "
+                "ELSE excluded.listed_total END, seen = excluded.seen, "
+                "pass = CASE WHEN excluded.pass > customers.pass THEN excluded.pass ELSE customers.pass END",
                 (
                     self.store_id,
                     c.id,
@@ -303,13 +320,17 @@ class CustomerDirectory:
     async def search(self, terms: Terms, *, offset: int = 0, limit: int = 20) -> tuple[list[Entry], int]:
         """Customers matching ``terms``, newest first: one page of them, and how many match in all."""
         where, params = self._where(terms)
-        count = await self._db.one(f"SELECT COUNT(*) FROM customers WHERE {where}", params)  # noqa: S608  # fixed parts
-        rows = await self._db.all(
-            f"SELECT {_COLUMNS} FROM customers WHERE {where} "  # noqa: S608  # fixed parts, values bound
-            "ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
-            (*params, limit, offset),
-        )
-        return [Entry(*row) for row in rows], int(count[0]) if count else 0
+
+        def find(tx: Transaction) -> tuple[list[Entry], int]:
+            count = tx.one(f"SELECT COUNT(*) FROM customers WHERE {where}", params)  # noqa: S608  # fixed parts
+            rows = tx.all(
+                f"SELECT {_COLUMNS} FROM customers WHERE {where} "  # noqa: S608  # fixed parts, values bound
+                f"ORDER BY {_NEWEST[tx.dialect]} LIMIT ? OFFSET ?",
+                (*params, limit, offset),
+            )
+            return [Entry(*row) for row in rows], int(count[0]) if count else 0
+
+        return await self._db.read(find)
 
     def _where(self, terms: Terms) -> tuple[str, tuple[Any, ...]]:
         clauses, params = ["store_id = ?"], [self.store_id]

@@ -50,8 +50,17 @@ SCHEMA = Schema(
                                  expires REAL NOT NULL, size INTEGER NOT NULL, text TEXT NOT NULL,
                                  PRIMARY KEY (store_id, name));
         CREATE INDEX exports_expires ON exports (expires)""",
+        # 2: the order of saving, explicit (it was SQLite's rowid), so the same statements run on PostgreSQL
+        """ALTER TABLE exports ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+        UPDATE exports SET seq = rowid""",
     ),
     fix="delete it (it holds only temporary order exports; export_orders makes them again)",
+    postgres=(
+        """CREATE TABLE exports (store_id TEXT NOT NULL, name TEXT NOT NULL, created DOUBLE PRECISION NOT NULL,
+                                 expires DOUBLE PRECISION NOT NULL, size BIGINT NOT NULL, text TEXT NOT NULL,
+                                 seq BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (store_id, name));
+        CREATE INDEX exports_expires ON exports (expires)""",
+    ),
 )
 
 
@@ -107,9 +116,10 @@ class ExportStore:
 
         def save(tx: Transaction) -> None:
             tx.execute("DELETE FROM exports WHERE expires <= ?", (now,))  # any store's: past its time for everyone
-            tx.execute(
-                "INSERT INTO exports (store_id, name, created, expires, size, text) VALUES (?, ?, ?, ?, ?, ?)",
-                (self.store_id, name, now, now + self.ttl, size, text),
+            tx.execute(  # seq: after every export this store kept, which orders saves made in the same instant
+                "INSERT INTO exports (store_id, name, created, expires, size, text, seq) VALUES (?, ?, ?, ?, ?, ?, "
+                "(SELECT coalesce(max(seq), 0) + 1 FROM exports WHERE store_id = ?))",
+                (self.store_id, name, now, now + self.ttl, size, text, self.store_id),
             )
             self._trim(tx)
 
@@ -119,7 +129,7 @@ class ExportStore:
     def _trim(self, tx: Transaction) -> None:
         """Drop this store's oldest exports beyond :attr:`max_kept` exports or :attr:`max_bytes` bytes."""
         kept = tx.all(
-            "SELECT name, size FROM exports WHERE store_id = ? ORDER BY created DESC, rowid DESC", (self.store_id,)
+            "SELECT name, size FROM exports WHERE store_id = ? ORDER BY created DESC, seq DESC", (self.store_id,)
         )
         total = 0
         for position, (name, size) in enumerate(kept):

@@ -1,22 +1,24 @@
 """The storage backends the contract suite in test_contract.py runs against, as one parametrized fixture.
 
-``backend`` yields a factory with three methods, each opening one store keyed by a store id:
-``audit(store_id)``, ``confirmations(store_id, ttl=...)`` and ``inbox(store_id, retention_days=..., max_age=...)``.
+``backend`` yields a factory with three methods, each opening one store keyed by a store id: ``audit(store_id)``,
+``confirmations(store_id, ttl=...)`` and ``inbox(store_id, retention_days=..., max_age=..., receiving=...)``.
 Stores of one kind share one underlying database (so two store ids really live side by side), every store reads
 the test's :class:`~tests.conftest.FakeClock`, and the factory closes everything at teardown.
 
-A second backend (the hosted database of issue #17) plugs in with one more entry in :data:`BACKENDS`, which is the
-fixture's params: a name, and a function of ``(tmp_path, clock)`` returning a :class:`Backend` (the same three
-methods, plus ``close()``) whose stores offer the same public async interface. The tests themselves stay unchanged::
-
-    BACKENDS["hosted"] = lambda _tmp_path, clock: HostedBackend(os.environ["TEST_DATABASE_URL"], clock)
+Each backend is one entry in :data:`BACKENDS`, which is the fixture's params: a name, and a function of
+``(tmp_path, clock, empty)`` returning a :class:`Backend` (the same three methods, plus ``close()``) whose stores offer
+the same public async interface; ``empty()`` gives the URL of an empty database on the session's PostgreSQL
+(:func:`postgres_url`), which starts only when a backend asks for it. The tests themselves stay unchanged.
+``postgresql`` (issue #17) opens every store there, as ``HAJATEK_DATABASE_URL`` does: skipped locally without
+Debian's package, failed under CI.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pytest
 
@@ -26,6 +28,10 @@ from hajatek_mcp.server.confirmations import ConfirmationStore
 from hajatek_mcp.server.events import EventInbox
 from hajatek_mcp.storage import Database, Schema
 from tests.conftest import FakeClock
+from tests.servers import fresh_database
+
+if TYPE_CHECKING:
+    from hajatek_mcp.storage.postgres import Postgres
 
 
 class Backend(Protocol):
@@ -35,7 +41,14 @@ class Backend(Protocol):
 
     def confirmations(self, store_id: str, *, ttl: float = 300.0) -> ConfirmationStore: ...
 
-    def inbox(self, store_id: str, *, retention_days: float = 30.0, max_age: float = 86400.0) -> EventInbox: ...
+    def inbox(
+        self,
+        store_id: str,
+        *,
+        retention_days: float = 30.0,
+        max_age: float = 86400.0,
+        receiving: bool | None = None,
+    ) -> EventInbox: ...
 
     def close(self) -> None: ...
 
@@ -61,24 +74,59 @@ class SQLiteBackend:
         database = self._database("confirmations.db", confirmations.SCHEMA)
         return ConfirmationStore(database, store_id=store_id, ttl=ttl, clock=self.clock)
 
-    def inbox(self, store_id: str, *, retention_days: float = 30.0, max_age: float = 86400.0) -> EventInbox:
-        database = self._database("events.db", events.SCHEMA)
-        return EventInbox(database, store_id=store_id, retention_days=retention_days, max_age=max_age, clock=self.clock)
+    def inbox(
+        self,
+        store_id: str,
+        *,
+        retention_days: float = 30.0,
+        max_age: float = 86400.0,
+        receiving: bool | None = None,
+    ) -> EventInbox:
+        return EventInbox(
+            self._database("events.db", events.SCHEMA),
+            store_id=store_id,
+            retention_days=retention_days,
+            max_age=max_age,
+            clock=self.clock,
+            receiving=receiving,
+        )
 
     def close(self) -> None:
         for database in self._databases.values():
             database.close()
 
 
+class PostgresBackend(SQLiteBackend):
+    """The same stores on one PostgreSQL database: each kind's tables bound (migrated) once, on one pool."""
+
+    def __init__(self, url: str, clock: FakeClock) -> None:
+        from hajatek_mcp.storage.postgres import Postgres  # optional: hajatek-mcp[hosted]
+
+        super().__init__(None, clock)
+        self.postgres: Postgres = Postgres(url)
+
+    def _database(self, name: str, schema: Schema) -> Database:
+        if name not in self._databases:
+            self._databases[name] = Database.on(self.postgres.bind(schema), concurrency=4)
+        return self._databases[name]
+
+    def close(self) -> None:
+        super().close()
+        self.postgres.close()
+
+
 #: Every backend the contract runs against: a name, and how to open it for one test.
-BACKENDS: dict[str, Callable[[Path, FakeClock], Backend]] = {
-    "sqlite-file": SQLiteBackend,
-    "sqlite-memory": lambda _tmp_path, clock: SQLiteBackend(None, clock),
+BACKENDS: dict[str, Callable[[Path, FakeClock, Callable[[], str]], Backend]] = {
+    "sqlite-file": lambda tmp_path, clock, _empty: SQLiteBackend(tmp_path, clock),
+    "sqlite-memory": lambda _tmp_path, clock, _empty: SQLiteBackend(None, clock),
+    "postgresql": lambda _tmp_path, clock, empty: PostgresBackend(empty(), clock),
 }
 
 
 @pytest.fixture(params=list(BACKENDS))
 def backend(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Backend]:
-    opened = BACKENDS[request.param](tmp_path, clock)
+    opened = BACKENDS[request.param](
+        tmp_path, clock, lambda: fresh_database(request.getfixturevalue("postgres_url"), f"c_{secrets.token_hex(6)}")
+    )
     yield opened
     opened.close()

@@ -28,6 +28,10 @@ def event(event_id: str, clock: FakeClock, *, type: str = "order.created", **dat
     return WebhookEvent(id=event_id, type=type, created_at=created, data=data or {"order_id": "ord_1"})
 
 
+def iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 # The audit log
 
 
@@ -346,6 +350,23 @@ async def test_concurrent_deliveries_of_one_event_store_it_once(backend: Backend
 
     assert sorted(added) == [False] * 19 + [True]
     assert await inbox.count() == 1
+
+
+async def test_receiving_since_is_the_first_open_of_a_receiver_per_store_until_a_run_without_one(
+    backend: Backend, clock: FakeClock
+) -> None:
+    first = backend.inbox("str_a", receiving=True)
+    clock.now += 3600
+    again, other = backend.inbox("str_a", receiving=True), backend.inbox("str_b", receiving=True)
+
+    assert await first.receiving_since() == await again.receiving_since() == iso(1000.0)
+    assert await other.receiving_since() == iso(1000.0 + 3600)
+    assert await backend.inbox("str_a").receiving_since() is None, "a reader does not receive"
+
+    backend.inbox("str_a", receiving=False)  # a run without a secret ends the stretch
+    clock.now += 3600
+    assert await backend.inbox("str_a", receiving=True).receiving_since() == iso(1000.0 + 7200)
+    assert await other.receiving_since() == iso(1000.0 + 3600)
 
 
 # Cancellation and concurrency

@@ -1,11 +1,14 @@
 """The OAuth grants (``oauth.db``) through the store's async interface: clients, consents, codes, tokens, revocation.
 
-Time is the test's fake clock; nothing sleeps. State is read back only through :class:`OAuthStore`; the one look at
-the file itself checks that no plain token is in it, and the upgrade tests write an old file with raw sqlite3.
+Every behaviour runs on a file, in memory and on PostgreSQL (one server for the session, a fresh database per test).
+Time is the test's fake clock; nothing sleeps. State is read back only through :class:`OAuthStore`; the looks at the
+file and at the tables themselves check that no plain token is in them, and the upgrade tests write an old file with
+raw sqlite3.
 """
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
@@ -14,16 +17,31 @@ from pathlib import Path
 import anyio
 import pytest
 
-from hajatek_mcp.server.oauth.store import UNAUTHORIZED_CLIENT_TTL, Grant, OAuthStore, digest, new_secret
-from tests.conftest import FakeClock
+from hajatek_mcp.server.oauth.store import SCHEMA, UNAUTHORIZED_CLIENT_TTL, Grant, OAuthStore, digest, new_secret
+from hajatek_mcp.storage import Database
+from hajatek_mcp.storage.postgres import Postgres
+from tests.servers import fresh_database
+from tests.support import FakeClock
 
 HOUR = 3600.0
 APP = {"client_id": "app_1", "client_name": "Claude", "redirect_uris": ["https://claude.ai/callback"]}
 
 
-@pytest.fixture(params=["file", "memory"])
+@pytest.fixture
+def postgres(postgres_url: str) -> Iterator[Postgres]:
+    """A fresh, empty database on that server, closed at the end."""
+    database = Postgres(fresh_database(postgres_url, f"oauth_{secrets.token_hex(6)}"))
+    yield database
+    database.close()
+
+
+@pytest.fixture(params=["file", "memory", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[OAuthStore]:
-    opened = OAuthStore(tmp_path / "oauth.db" if request.param == "file" else None, clock=clock)
+    if request.param == "postgresql":
+        postgres: Postgres = request.getfixturevalue("postgres")
+        opened = OAuthStore(Database.on(postgres.bind(SCHEMA), concurrency=4), clock=clock)
+    else:
+        opened = OAuthStore(tmp_path / "oauth.db" if request.param == "file" else None, clock=clock)
     yield opened
     opened.close()
 
@@ -179,6 +197,19 @@ async def test_no_plain_token_or_code_is_in_the_file(tmp_path: Path, clock: Fake
     assert digest(access).encode() in written, "the digest is what is kept"
 
 
+async def test_no_plain_token_or_code_is_in_the_postgresql_tables(postgres: Postgres, clock: FakeClock) -> None:
+    store = OAuthStore(Database.on(postgres.bind(SCHEMA), concurrency=4), clock=clock)
+    access = await issue(store, "grt_a")
+    await store.add_code("hjk_code_secret", "app_1", {"scopes": ["store.read"]}, ttl=300)
+
+    with postgres.connection() as conn:  # every column of every row, as PostgreSQL spells it
+        rows = [row for query in ("SELECT t::text FROM tokens t", "SELECT c::text FROM codes c")
+                for (row,) in conn.execute(query)]  # fmt: skip
+
+    assert any(digest(access) in row for row in rows), "the digest is what is kept"
+    assert not any(access in row or "hjk_code_secret" in row for row in rows)
+
+
 async def test_revoking_a_grant_removes_its_tokens_and_no_other(store: OAuthStore) -> None:
     first = await issue(store, "grt_a")
     second = await issue(store, "grt_b")
@@ -204,6 +235,43 @@ async def test_revoking_a_client_removes_it_with_its_tokens_and_codes(store: OAu
     assert await store.code("hjk_code_1", "app_1") is None
     assert await store.token(theirs, "access") is not None
     assert [c["client_id"] for c in await store.clients()] == ["app_2"]
+
+
+async def test_grants_of_a_subject_are_listed_once_each_oldest_first(store: OAuthStore, clock: FakeClock) -> None:
+    await store.add_client("app_1", APP)
+    await issue(store, "grt_b", scopes="store.read store.write")  # access and refresh: one grant
+    clock.now += 60
+    await issue(store, "grt_a", "app_2")  # a client that never registered here shows without a name
+    await store.add_token(new_secret("hjk_at_"), Grant("access", "grt_other", "app_1", ["store.read"], None, "other",
+                                                       clock.now + HOUR))  # fmt: skip
+
+    assert await store.grants_of("merchant") == [
+        {"client_id": "app_1", "client_name": "Claude", "scopes": "store.read store.write", "issued": clock.now - 60,
+         "expires": clock.now - 60 + HOUR},
+        {"client_id": "app_2", "client_name": None, "scopes": "store.read", "issued": clock.now,
+         "expires": clock.now + HOUR},
+    ]  # fmt: skip
+    clock.now += 2 * HOUR
+    assert await store.grants_of("merchant") == [], "expired grants are not live"
+
+
+async def test_revoking_a_subject_removes_its_tokens_and_codes_and_no_other(store: OAuthStore) -> None:
+    await store.add_client("app_1", APP)
+    mine = await issue(store, "grt_a")  # subject "merchant"
+    theirs = new_secret("hjk_at_")
+    await store.add_token(
+        theirs, Grant("access", "grt_b", "app_1", ["store.read"], None, "str_b", store.clock() + HOUR)
+    )
+    await store.add_code("hjk_code_mine", "app_1", {"scopes": ["store.read"], "subject": "merchant"}, ttl=300)
+    await store.add_code("hjk_code_theirs", "app_1", {"scopes": ["store.read"], "subject": "str_b"}, ttl=300)
+
+    assert await store.revoke_subject("merchant") == 2
+
+    assert await store.token(mine, "access") is None
+    assert await store.code("hjk_code_mine", "app_1") is None
+    assert await store.token(theirs, "access") is not None
+    assert await store.code("hjk_code_theirs", "app_1") is not None
+    assert await store.client("app_1") == APP, "the client stays registered"
 
 
 # Files written before the storage seam

@@ -16,7 +16,7 @@ import pytest
 
 from hajatek_mcp.storage import Database, Schema
 from hajatek_mcp.storage.postgres import Postgres, PostgresError
-from tests.servers import fresh_database, postgres_server
+from tests.servers import fresh_database
 
 SCHEMA = Schema(
     "the test table",
@@ -29,15 +29,14 @@ SCHEMA = Schema(
 _names = count()
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with postgres_server() as url:
-        yield url
+@pytest.fixture
+def server(postgres_url: str) -> str:
+    return postgres_url
 
 
 @pytest.fixture
 def url(server: str) -> str:
-    return fresh_database(server, f"core_{next(_names)}")
+    return fresh_database(server, f"core_{next(_names)}_{id(server) % 10_000}")
 
 
 @pytest.fixture
@@ -100,7 +99,7 @@ def test_replicas_starting_at_once_migrate_once(url: str) -> None:
                 replica.bind(SCHEMA)
             finally:
                 replica.close()
-        except BaseException as exc:  # noqa: BLE001  # collected and asserted below
+        except BaseException as exc:  # collected and asserted below
             errors.append(exc)
 
     threads = [threading.Thread(target=start) for _ in range(5)]
@@ -121,7 +120,7 @@ def test_replicas_starting_at_once_migrate_once(url: str) -> None:
 def test_a_newer_schema_is_refused(pg: Postgres) -> None:
     pg.bind(SCHEMA)
     older = Schema(SCHEMA.what, (), postgres=SCHEMA.postgres[:1])
-    with pytest.raises(PostgresError, match="written by a newer hajatek-mcp .* upgrade hajatek-mcp"):
+    with pytest.raises(PostgresError, match=r"written by a newer hajatek-mcp .* upgrade hajatek-mcp"):
         pg.bind(older)
 
 
@@ -131,7 +130,7 @@ def test_a_store_without_a_postgres_schema_says_so(pg: Postgres) -> None:
 
 
 def test_an_unreachable_database_is_one_sentence_without_the_password(server: str) -> None:
-    port = server.rsplit(":", 1)[1].split("/")[0]
+    port = server.rsplit(":", 1)[1].split("/", maxsplit=1)[0]  # the server's URL has no options
     wrong = f"postgresql://postgres:s3cret-canary@127.0.0.1:{port}/no_such_database"
     with pytest.raises(PostgresError) as caught:
         Postgres(wrong, timeout=3)

@@ -1,13 +1,16 @@
 """The connected stores (``tenants.db``) through :class:`TenantStore`: connecting, reconnecting, listing without
-secrets, disconnecting, rotating the master key, and concurrent connects; in memory and on a file.
+secrets, disconnecting, rotating the master key, and concurrent connects; on a file, in memory and on PostgreSQL (one
+server for the session, a fresh database per test).
 
 State is read back only through the store. The looks at the file itself check that no credential is in it in clear
-(nor base64 of one), and that a disconnected store's ciphertext is overwritten.
+(nor base64 of one), and that a disconnected store's ciphertext is overwritten; the look at the PostgreSQL table, that
+no column of any row holds a credential in clear.
 """
 
 from __future__ import annotations
 
 import base64
+import secrets
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
@@ -20,37 +23,51 @@ from pydantic import SecretStr
 from hajatek_mcp.server.tenants.keys import MasterKeys, UndecryptableError
 from hajatek_mcp.server.tenants.store import SCHEMA, Tenant, TenantCredentials, TenantStore
 from hajatek_mcp.storage import Database
+from hajatek_mcp.storage.postgres import Postgres
+from tests.servers import fresh_database
 from tests.support import CANARY_API_KEY, CANARY_WEBHOOK_SECRET, FakeClock
 
 A, B = MasterKeys.generate(), MasterKeys.generate()
 
 
 class Place:
-    """Where the tenants live for one test: a file reopened each time, or one in-memory database shared by every
-    :class:`TenantStore` opened over it (memory cannot be reopened). :meth:`open` closes the previous store."""
+    """Where the tenants live for one test: a file reopened each time, or one database (in memory, or on PostgreSQL)
+    shared by every :class:`TenantStore` opened over it. :meth:`open` closes the previous store."""
 
-    def __init__(self, path: Path | None, clock: FakeClock) -> None:
+    def __init__(self, path: Path | None, clock: FakeClock, shared: Database | None = None) -> None:
         self.path = path
         self.clock = clock
-        self._memory = None if path else Database(None, SCHEMA)
+        self._shared = shared if shared or path else Database(None, SCHEMA)
         self._open: TenantStore | None = None
 
     def open(self, keys: str) -> TenantStore:
         if self._open is not None and self.path is not None:
             self._open.close()
-        self._open = TenantStore(self.path or self._memory, MasterKeys.parse(keys), clock=self.clock)
+        self._open = TenantStore(self.path or self._shared, MasterKeys.parse(keys), clock=self.clock)
         return self._open
 
     def close(self) -> None:
         if self._open is not None:
             self._open.close()
-        if self._memory is not None:
-            self._memory.close()
+        if self._shared is not None:
+            self._shared.close()
 
 
-@pytest.fixture(params=["file", "memory"])
+@pytest.fixture
+def postgres(postgres_url: str) -> Iterator[Postgres]:
+    """A fresh, empty database on that server, closed at the end."""
+    database = Postgres(fresh_database(postgres_url, f"tenants_{secrets.token_hex(6)}"))
+    yield database
+    database.close()
+
+
+@pytest.fixture(params=["file", "memory", "postgresql"])
 def place(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Place]:
-    opened = Place(tmp_path / "tenants.db" if request.param == "file" else None, clock)
+    if request.param == "postgresql":
+        postgres: Postgres = request.getfixturevalue("postgres")
+        opened = Place(None, clock, Database.on(postgres.bind(SCHEMA), concurrency=4))
+    else:
+        opened = Place(tmp_path / "tenants.db" if request.param == "file" else None, clock)
     yield opened
     opened.close()
 
@@ -211,6 +228,23 @@ async def test_no_credential_is_in_the_file_in_clear(tmp_path: Path, clock: Fake
             assert spelling not in written
         assert not any(canary in text for text in shown)
     assert not any(A in text for text in shown)
+
+
+async def test_no_column_in_postgresql_holds_a_credential_in_clear(postgres: Postgres, clock: FakeClock) -> None:
+    store = TenantStore(Database.on(postgres.bind(SCHEMA), concurrency=4), MasterKeys.parse(A), clock=clock)
+    await connect(store, "str_a", CANARY_API_KEY, CANARY_WEBHOOK_SECRET)
+    await connect(store, "str_b", CANARY_API_KEY + "_2", CANARY_WEBHOOK_SECRET + "_2")
+    await store.rotate()
+
+    with postgres.connection() as conn:  # each column as the driver gives it (bytes, text), and the row as text
+        values = [value for row in conn.execute("SELECT *, t::text FROM tenants t") for value in row]
+    stored = b"\n".join(bytes(v) if isinstance(v, bytes | memoryview) else str(v).encode() for v in values)
+
+    assert b"str_a" in stored, "the look is at the right table"
+    assert len(stored) > 4 * 64, "the ciphertexts are in it"
+    for canary in (CANARY_API_KEY, CANARY_WEBHOOK_SECRET):
+        for spelling in _spellings(canary):
+            assert spelling not in stored
 
 
 async def test_a_disconnected_stores_ciphertext_is_overwritten_in_the_file(tmp_path: Path, clock: FakeClock) -> None:

@@ -1,4 +1,4 @@
-"""OAuth state in SQLite (``oauth.db`` in the data dir): clients, pending consents, codes and tokens.
+"""OAuth state (``oauth.db`` in the data dir, or its tables on PostgreSQL): clients, pending consents, codes, tokens.
 
 Secrets are never stored: authorization codes, access and refresh tokens are kept as SHA-256 digests, so a copy of
 the file grants nothing. Every issued token belongs to a *grant* (one consent); refreshing rotates the grant's tokens
@@ -6,7 +6,8 @@ and revoking removes the whole grant. Nothing else opens this file. The OAuth se
 its rows carry no store id.
 
 Registrations are bounded, since anyone may register: one never authorized is forgotten after a day, and at most
-:data:`MAX_UNAUTHORIZED_CLIENTS` of them are kept (the next registration is refused until there is room).
+:data:`MAX_UNAUTHORIZED_CLIENTS` of them are kept (the next registration is refused until there is room). On
+PostgreSQL, registrations racing on several connections may pass that bound by as many as are in flight.
 """
 
 from __future__ import annotations
@@ -70,6 +71,26 @@ SCHEMA = Schema(
         CREATE INDEX IF NOT EXISTS tokens_grant ON tokens (grant_id)""",
         # A file of the first release kept its clients table (IF NOT EXISTS above) without this column.
         _add_authorized_at,
+    ),
+    postgres=(
+        """CREATE TABLE clients (
+            client_id TEXT PRIMARY KEY, info TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL,
+            authorized_at DOUBLE PRECISION
+        );
+        CREATE TABLE pending (
+            id TEXT PRIMARY KEY, client_id TEXT NOT NULL, params TEXT NOT NULL, csrf TEXT NOT NULL,
+            expires_at DOUBLE PRECISION NOT NULL, attempts INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE codes (
+            digest TEXT PRIMARY KEY, grant_id TEXT NOT NULL, client_id TEXT NOT NULL, data TEXT NOT NULL,
+            expires_at DOUBLE PRECISION NOT NULL
+        );
+        CREATE TABLE tokens (
+            digest TEXT PRIMARY KEY, kind TEXT NOT NULL, grant_id TEXT NOT NULL, client_id TEXT NOT NULL,
+            scopes TEXT NOT NULL, resource TEXT, subject TEXT, expires_at DOUBLE PRECISION NOT NULL,
+            issued_at DOUBLE PRECISION NOT NULL
+        );
+        CREATE INDEX tokens_grant ON tokens (grant_id)""",
     ),
 )
 
@@ -141,15 +162,25 @@ class OAuthStore:
         return None if row is None else dict(json.loads(row[0]))
 
     async def clients(self) -> list[dict[str, Any]]:
-        """Registered clients with their live grants (scopes, newest token, expiry)."""
-        rows = await self._db.all(
-            "SELECT c.client_id, c.info, c.created_at, "
-            "  (SELECT group_concat(DISTINCT t.scopes) FROM tokens t WHERE t.client_id = c.client_id), "
-            "  (SELECT max(t.issued_at) FROM tokens t WHERE t.client_id = c.client_id), "
-            "  (SELECT count(DISTINCT t.grant_id) FROM tokens t WHERE t.client_id = c.client_id AND t.expires_at > ?) "
-            "FROM clients c ORDER BY c.created_at",
-            (self.clock(),),
-        )
+        """Registered clients with their live grants (scopes, newest token, expiry), oldest registration first."""
+        now = self.clock()
+
+        def listed(tx: Transaction) -> list[tuple[Any, ...]]:
+            # The one aggregate the two dialects name differently; both join with a comma.
+            scopes = "group_concat(DISTINCT t.scopes)"
+            if tx.dialect == "postgresql":
+                scopes = "string_agg(DISTINCT t.scopes, ',')"
+            return tx.all(
+                "SELECT c.client_id, c.info, c.created_at, "  # noqa: S608  # one of the two spellings above
+                f"  (SELECT {scopes} FROM tokens t WHERE t.client_id = c.client_id), "
+                "  (SELECT max(t.issued_at) FROM tokens t WHERE t.client_id = c.client_id), "
+                "  (SELECT count(DISTINCT t.grant_id) FROM tokens t "
+                "   WHERE t.client_id = c.client_id AND t.expires_at > ?) "
+                "FROM clients c ORDER BY c.created_at, c.client_id",
+                (now,),
+            )
+
+        rows = await self._db.read(listed)
         return [
             {
                 "client_id": cid,
@@ -242,17 +273,24 @@ class OAuthStore:
 
         def revoke(tx: Transaction) -> int:
             removed = tx.execute("DELETE FROM tokens WHERE subject = ?", (subject,))
-            tx.execute("DELETE FROM codes WHERE json_extract(data, '$.subject') = ?", (subject,))
+            of_subject = "json_extract(data, '$.subject')"  # the code's data is JSON text in both
+            if tx.dialect == "postgresql":
+                of_subject = "data::jsonb ->> 'subject'"
+            tx.execute(f"DELETE FROM codes WHERE {of_subject} = ?", (subject,))  # noqa: S608  # one of two spellings
             return removed
 
         return await self._db.write(revoke)
 
     async def grants_of(self, subject: str) -> list[dict[str, Any]]:
-        """The live grants for ``subject``: client id and name, scopes, when issued and until when (no token)."""
+        """The live grants for ``subject``: client id and name, scopes, when issued and until when (no token).
+
+        A grant's tokens share their client and scopes (a refresh replaces them all), so grouping by those too keeps
+        one row per grant.
+        """
         rows = await self._db.all(
             "SELECT t.client_id, c.info, t.scopes, max(t.issued_at), max(t.expires_at) FROM tokens t "
             "LEFT JOIN clients c ON c.client_id = t.client_id WHERE t.subject = ? AND t.expires_at > ? "
-            "GROUP BY t.grant_id ORDER BY max(t.issued_at)",
+            "GROUP BY t.grant_id, t.client_id, c.info, t.scopes ORDER BY max(t.issued_at), t.grant_id",
             (subject, self.clock()),
         )
         return [

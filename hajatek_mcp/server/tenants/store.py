@@ -1,4 +1,5 @@
-"""The connected stores (``tenants.db`` in the data dir): who connected, their plan, their credentials encrypted.
+"""The connected stores (``tenants.db`` in the data dir, or its table on PostgreSQL): who connected, their plan,
+their credentials encrypted.
 
 Each row is one Hajatek store a merchant connected through the consent page. Its API key and webhook signing secret
 are kept only as AES-GCM blobs under the master keys (:mod:`.keys`), each bound to its store and field, so the file
@@ -6,8 +7,9 @@ alone (or a backup of it) reveals no credential, and a blob moved to another row
 may see (:class:`Tenant`) carries no secret; :class:`TenantCredentials` is what the server needs to call the API.
 
 Disconnecting deletes the row, and with ``secure_delete`` SQLite overwrites the deleted bytes, so a later copy of
-the file does not keep the old ciphertext either. :meth:`TenantStore.rotate` re-encrypts every row under the first
-master key in one transaction: all rows or none.
+the file does not keep the old ciphertext either. PostgreSQL has no such setting: a deleted row's ciphertext stays in
+the table's pages until vacuum reuses them (still encrypted, and bound to its store). :meth:`TenantStore.rotate`
+re-encrypts every row under the first master key in one transaction: all rows or none.
 """
 
 from __future__ import annotations
@@ -35,11 +37,21 @@ SCHEMA = Schema(
             connected_at REAL NOT NULL, updated_at REAL NOT NULL
         )""",
     ),
+    # Store ids collate by code point, as SQLite compares text, so the list is in the same order on both.
+    postgres=(
+        """CREATE TABLE tenants (
+            store_id TEXT COLLATE "C" PRIMARY KEY, store_name TEXT NOT NULL, plan TEXT NOT NULL,
+            api_key BYTEA NOT NULL, webhook_secret BYTEA,
+            connected_at DOUBLE PRECISION NOT NULL, updated_at DOUBLE PRECISION NOT NULL
+        )""",
+    ),
 )
 
 _API_KEY = "api_key"
 _WEBHOOK_SECRET = "webhook_secret"  # noqa: S105  # a field name, not a secret
 _COLUMNS = "store_id, store_name, plan, connected_at, updated_at, webhook_secret IS NOT NULL, api_key"
+#: A ciphertext as the driver returns it: ``bytes`` from SQLite, ``bytes`` or ``memoryview`` from PostgreSQL.
+_Blob = bytes | memoryview
 
 
 @dataclass(frozen=True)
@@ -87,23 +99,23 @@ class TenantStore:
         self.keys = keys
         self.clock = clock
         self._db = database if isinstance(database, Database) else Database(database, SCHEMA)
-        # A connection setting, not a schema change: deleted rows are overwritten, not merely unlinked.
-        self._db.file.read(lambda tx: tx.execute("PRAGMA secure_delete=ON"))
+        # A connection setting of SQLite's, not a schema change: deleted rows are overwritten, not merely unlinked.
+        self._db.file.read(lambda tx: tx.execute("PRAGMA secure_delete=ON") if tx.dialect == "sqlite" else 0)
 
     def _seal(self, store_id: str, field: str, secret: SecretStr | None) -> bytes | None:
         if secret is None:
             return None
         return self.keys.encrypt(secret.get_secret_value().encode(), context=_context(store_id, field))
 
-    def _open(self, store_id: str, field: str, blob: bytes) -> SecretStr:
-        return SecretStr(self.keys.decrypt(blob, context=_context(store_id, field)).decode())
+    def _open(self, store_id: str, field: str, blob: _Blob) -> SecretStr:
+        return SecretStr(self.keys.decrypt(bytes(blob), context=_context(store_id, field)).decode())
 
-    def _reseal(self, store_id: str, field: str, blob: bytes | None) -> bytes | None:
+    def _reseal(self, store_id: str, field: str, blob: _Blob | None) -> bytes | None:
         """A blob decrypted and encrypted again under the first key (None stays None)."""
         if blob is None:
             return None
         context = _context(store_id, field)
-        return self.keys.encrypt(self.keys.decrypt(blob, context=context), context=context)
+        return self.keys.encrypt(self.keys.decrypt(bytes(blob), context=context), context=context)
 
     async def connect(
         self, store_id: str, store_name: str, plan: str, api_key: SecretStr, webhook_secret: SecretStr | None
@@ -119,15 +131,20 @@ class TenantStore:
         secret = self._seal(store_id, _WEBHOOK_SECRET, webhook_secret)
 
         def keep(tx: Transaction) -> bool:
-            new = tx.one("SELECT 1 FROM tenants WHERE store_id = ?", (store_id,)) is None
-            tx.execute(
+            # Insert, else replace: the insert's count says "new" even when two connects of one store race (on
+            # PostgreSQL the second waits for the first and then finds the row).
+            new = tx.execute(
                 "INSERT INTO tenants (store_id, store_name, plan, api_key, webhook_secret, connected_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store_id) DO UPDATE SET store_name = excluded.store_name, "
-                "plan = excluded.plan, api_key = excluded.api_key, webhook_secret = excluded.webhook_secret, "
-                "updated_at = excluded.updated_at",
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store_id) DO NOTHING",
                 (*row, secret, now, now),
             )
-            return new
+            if not new:
+                tx.execute(
+                    "UPDATE tenants SET store_name = ?, plan = ?, api_key = ?, webhook_secret = ?, updated_at = ? "
+                    "WHERE store_id = ?",
+                    (store_name, plan, row[3], secret, now, store_id),
+                )
+            return new == 1
 
         return await self._db.write(keep)
 
@@ -170,7 +187,7 @@ class TenantStore:
 
         def reseal(tx: Transaction) -> int:
             rows = tx.all("SELECT store_id, api_key, webhook_secret FROM tenants ORDER BY store_id")
-            stale = [row for row in rows if not all(map(self.keys.encrypts_with_primary, filter(None, row[1:])))]
+            stale = [row for row in rows if not all(self.keys.encrypts_with_primary(bytes(b)) for b in row[1:] if b)]
             for store_id, api_key, webhook_secret in stale:
                 try:
                     fresh = (
@@ -201,5 +218,5 @@ def _tenant(row: tuple[Any, ...]) -> Tenant:
         connected_at=connected_at,
         updated_at=updated_at,
         has_webhook_secret=bool(has_secret),
-        key_id=MasterKeys.key_id_of(api_key, context=_context(store_id, _API_KEY)),
+        key_id=MasterKeys.key_id_of(bytes(api_key), context=_context(store_id, _API_KEY)),
     )
