@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import free_port
+from tests.support import free_port, stop
 
 __all__ = ["postgres_bin", "postgres_server", "require_postgres"]
 
@@ -88,12 +88,7 @@ def postgres_server() -> Iterator[str]:
         )
         yield f"postgresql://postgres@127.0.0.1:{port}/hajatek"
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
+        stop(server, grace=20)
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -444,9 +444,14 @@ def running_server(
         wait_until_listening(process, port, log)
         yield HttpServer(process, port, log)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process)
+
+
+def stop(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    """End a server process the tests started: terminate, then kill if it has not exited within ``grace`` s."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)

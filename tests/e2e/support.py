@@ -20,7 +20,7 @@ import pytest
 from mcp import Client
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 
-from tests.support import free_port, wait_until_listening
+from tests.support import free_port, stop, wait_until_listening
 
 ALL_TOOLS = [
     "get_store",
@@ -71,12 +71,7 @@ def running_process(command: list[str], env: dict[str, str], port: int, log: Pat
         wait_until_listening(process, port, log)
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process)
 
 
 class TokenMemory:

@@ -20,8 +20,9 @@ import pytest
 from mcp import Client
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
 
+from tests.e2e.support import TokenMemory
 from tests.support import HttpServer, free_port, running_server, server_env
 
 PASSPHRASE = "correct horse battery staple"
@@ -36,26 +37,6 @@ def oauth_server(script: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         extra_env={"HAJATEK_OAUTH_PASSPHRASE": PASSPHRASE}, port=port,
     ) as server:  # fmt: skip
         yield server
-
-
-class Memory:
-    """TokenStorage for the SDK's OAuth client."""
-
-    def __init__(self) -> None:
-        self.tokens: OAuthToken | None = None
-        self.client: OAuthClientInformationFull | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client = client_info
 
 
 def consent_form(html: str) -> dict[str, str]:
@@ -87,7 +68,7 @@ async def test_the_full_flow_with_the_sdk_oauth_client(oauth_server: HttpServer)
             params = query(redirected[-1])
             return AuthorizationCodeResult(code=params["code"], state=params.get("state"))
 
-        storage = Memory()
+        storage = TokenMemory()
         metadata = OAuthClientMetadata.model_validate(
             {"client_name": "E2E agent", "redirect_uris": [REDIRECT], "scope": "store.read store.write"}
         )
