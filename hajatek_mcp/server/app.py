@@ -20,7 +20,6 @@ from starlette.routing import BaseRoute
 
 if TYPE_CHECKING:
     from hajatek_mcp.server.oauth import ExternalOAuth, OAuthSetup
-    from hajatek_mcp.server.tenants import Tenants
 
 from hajatek_mcp import __version__
 from hajatek_mcp.api import HajatekClient
@@ -196,10 +195,6 @@ class HajatekServer(MCPServer[Any]):
     oauth_routes: list[BaseRoute]
     on_close: list[Callable[[], None]]
     """What :meth:`close` closes: files the server opened when it was built (the built-in OAuth server's)."""
-    tenants: Tenants | None = None
-    """A multi-tenant server's connected stores (see :mod:`~hajatek_mcp.server.hosted`); None for one store."""
-    oauth_setup: OAuthSetup | None = None
-    """A multi-tenant server's built-in authorization server (whose grants ``disconnect`` revokes)."""
 
     def close(self) -> None:
         """Close what the server opened when it was built, not per session (the lifespan closes those)."""
