@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute
 
 if TYPE_CHECKING:
     from hajatek_mcp.server.oauth import ExternalOAuth, OAuthSetup
+    from hajatek_mcp.server.tenants import Tenants
 
 from hajatek_mcp import __version__
 from hajatek_mcp.api import HajatekClient
@@ -195,6 +196,8 @@ class HajatekServer(MCPServer[Any]):
     oauth_routes: list[BaseRoute]
     on_close: list[Callable[[], None]]
     """What :meth:`close` closes: files the server opened when it was built (the built-in OAuth server's)."""
+    tenants: Tenants | None = None
+    """A multi-tenant server's connected stores (see :mod:`~hajatek_mcp.server.hosted`); None for one store."""
 
     def close(self) -> None:
         """Close what the server opened when it was built, not per session (the lifespan closes those)."""

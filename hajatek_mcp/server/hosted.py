@@ -69,6 +69,7 @@ def build_hosted_server(options: ServerOptions, tenants: Tenants, check: StoreCh
 
     server.webhook_routes = [tenant_webhook_route(tenants.webhook_secret, inbox_of, hub)]
     server.webhook_status = f"webhook receiver on at POST {WEBHOOK_TEMPLATE}, each store with its own secret"
+    server.tenants = tenants
     return server
 
 
