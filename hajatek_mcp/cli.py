@@ -180,7 +180,14 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         print(f"hajatek-mcp: OAuth on; consent page at {settings.oauth_issuer}/oauth/consent", file=sys.stderr)
     try:
         serve_http(
-            server, args.transport, host=args.host, port=args.port, security=security, routes=server.public_routes
+            server,
+            args.transport,
+            host=args.host,
+            port=args.port,
+            security=security,
+            routes=server.public_routes,
+            services=server.services,
+            readiness=server.readiness,
         )
     finally:
         server.close()

@@ -161,6 +161,12 @@ def parser() -> argparse.ArgumentParser:
         "prefer the env HAJATEK_DATABASE_URL: command lines are visible to other users)",
     )
     serve.add_argument(
+        "--redis-url",
+        metavar="URL",
+        help="share each API key's rate budget and the store events with the other replicas through this Redis "
+        "(pip install 'hajatek-mcp[hosted]'; prefer the env HAJATEK_REDIS_URL)",
+    )
+    serve.add_argument(
         "--multi-tenant",
         action="store_true",
         default=None,

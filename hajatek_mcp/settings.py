@@ -70,6 +70,9 @@ _FIXES: dict[str, str] = {
     "multi_tenant": "use true (one server for many merchants, each connecting their own store) or false",
     "master_key": "generate one with `hajatek-mcp keys generate` and keep it in your secret manager",
     "database_url": "use a PostgreSQL URL such as postgresql://hajatek:PASSWORD@db.internal:5432/hajatek",
+    "redis_url": "use a Redis URL such as redis://:PASSWORD@cache.internal:6379/0 (rediss:// for TLS)",
+    "request_state_keys": "use one random key of at least 32 characters (openssl rand -base64 32), the same on "
+    "every replica; while rotating, the new key first, then the old, comma-separated",
 }
 
 
@@ -141,6 +144,10 @@ class Settings(BaseModel):
     multi_tenant: bool = Field(default=False, description="HAJATEK_MULTI_TENANT: each merchant connects their store")
     master_key: SecretStr | None = Field(default=None, description="HAJATEK_MASTER_KEY: encrypts stores' keys at rest")
     database_url: SecretStr | None = Field(default=None, description="HAJATEK_DATABASE_URL: shared PostgreSQL state")
+    redis_url: SecretStr | None = Field(default=None, description="HAJATEK_REDIS_URL: shared rate budget, events")
+    request_state_keys: SecretStr | None = Field(
+        default=None, description="HAJATEK_REQUEST_STATE_KEYS: seal multi-round-trip state alike on every replica"
+    )
 
     @field_validator("allowed_hosts", "allowed_origins", mode="before")
     @classmethod
@@ -214,6 +221,22 @@ class Settings(BaseModel):
     def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().startswith(("postgresql://", "postgres://")):
             raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis:// (or rediss://) URL")
+        return value
+
+    @field_validator("request_state_keys")
+    @classmethod
+    def _state_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            keys = [key.strip() for key in value.get_secret_value().split(",")]
+            if not all(keys) or any(len(key) < 32 for key in keys):
+                raise ValueError("each key must have at least 32 characters")
         return value
 
     @field_validator("base_url")

@@ -11,12 +11,13 @@ import dataclasses
 import functools
 import secrets
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any, cast, get_args
 
 from pydantic import SecretStr
 
 from hajatek_mcp.api import HajatekClient
+from hajatek_mcp.api.ratelimit import PLAN_LIMITS
 from hajatek_mcp.server import ExternalIssuer, HajatekServer, ServerOptions, build_server
 from hajatek_mcp.settings import ENV_PREFIX, Settings, SettingsError
 from hajatek_mcp.storage.files import SANDBOX_DB
@@ -25,7 +26,9 @@ if TYPE_CHECKING:
     import httpx2
     from starlette.applications import Starlette
 
+    from hajatek_mcp.api.ratelimit import Governor
     from hajatek_mcp.server.tenants import MasterKeys
+    from hajatek_mcp.storage.redis_link import RedisLink
 
 __all__ = [
     "COMPUTED_OPTIONS",
@@ -89,22 +92,53 @@ def sandbox_server(options: ServerOptions, db_path: str, activity: float = 0.0) 
     return server
 
 
-def api_connector(settings: Settings) -> Callable[[], HajatekClient]:
-    """Opens the client of the real API from settings (a missing key or store id stops here, with the fix)."""
+def api_connector(settings: Settings) -> Callable[[], AbstractAsyncContextManager[HajatekClient]]:
+    """Opens the client of the real API from settings (a missing key or store id stops here, with the fix).
+
+    With ``HAJATEK_REDIS_URL`` the key's rate budget is the one every replica shares, through a Redis connection of
+    the client's own, closed with it.
+    """
     key, store_id = settings.require_api_credentials()
 
-    def api_client() -> HajatekClient:
-        return HajatekClient(
-            key,
-            store_id=store_id,
-            base_url=settings.base_url,
-            plan=settings.plan,
-            rate_limit=settings.rate_limit,
-            timeout=settings.timeout,
-            max_retries=settings.max_retries,
-        )
+    @asynccontextmanager
+    async def api_client() -> AsyncIterator[HajatekClient]:
+        link = _redis_link(settings)
+        try:
+            async with HajatekClient(
+                key,
+                store_id=store_id,
+                base_url=settings.base_url,
+                plan=settings.plan,
+                rate_limit=settings.rate_limit,
+                timeout=settings.timeout,
+                max_retries=settings.max_retries,
+                governor=_shared_governor(settings, link, key, settings.rate_limit or PLAN_LIMITS[settings.plan]),
+            ) as client:
+                yield client
+        finally:
+            if link is not None:
+                await link.aclose()
 
     return api_client
+
+
+def _redis_link(settings: Settings) -> RedisLink | None:
+    """A connection pool to ``HAJATEK_REDIS_URL`` (None without one); the caller closes it."""
+    if settings.redis_url is None:
+        return None
+    from hajatek_mcp.storage.redis_link import RedisLink  # noqa: PLC0415  # hajatek-mcp[hosted]
+
+    return RedisLink(settings.redis_url.get_secret_value())
+
+
+def _shared_governor(settings: Settings, link: RedisLink | None, key: SecretStr, limit: int | None) -> Governor | None:
+    """The key's budget in Redis, shared by every replica (None without Redis: the client keeps its own)."""
+    if link is None:
+        return None
+    from hajatek_mcp.api.shared_rate import SharedRateGovernor  # noqa: PLC0415
+
+    # A request in flight longer than a timeout and a margin is one whose replica died: its token comes back.
+    return SharedRateGovernor(link, key, limit, lease=settings.timeout + 30.0)
 
 
 @asynccontextmanager
@@ -186,6 +220,8 @@ def hosted_server(
         or httpx2.AsyncHTTPTransport(limits=httpx2.Limits(max_connections=200, max_keepalive_connections=50))
     )
 
+    link = _redis_link(settings)  # one pool for every store's shared budget, closed once the server stops serving
+
     def open_client(credentials: TenantCredentials) -> HajatekClient:
         plan = cast(Plan, credentials.plan) if credentials.plan in get_args(Plan) else "starter"
         return HajatekClient(
@@ -196,10 +232,22 @@ def hosted_server(
             timeout=settings.timeout,
             max_retries=settings.max_retries,
             transport=pool,
+            governor=_shared_governor(settings, link, credentials.api_key, PLAN_LIMITS[plan]),
         )
 
     backend = StateBackend(options.state_dir, options.database_url)
     store = TenantStore(backend.open("tenants.db", TENANTS_SCHEMA), keys)
     tenants = Tenants(store, options, open_client, backend=backend)
     check = ApiStoreCheck(settings.base_url, transport=pool, timeout=min(settings.timeout, 10.0))
-    return build_hosted_server(options, tenants, check)
+    server = build_hosted_server(options, tenants, check)
+    if link is not None:
+        server.services.insert(0, functools.partial(_closing, link))  # entered first, so left after the stores
+    return server
+
+
+@asynccontextmanager
+async def _closing(link: RedisLink) -> AsyncIterator[None]:
+    try:
+        yield
+    finally:
+        await link.aclose()

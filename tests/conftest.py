@@ -86,6 +86,29 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """One real Redis (Debian's package) for the whole run, started by the first test that asks; tests keep apart by
+    key prefix (``RedisLink(url, prefix=...)``) or by database number."""
+    from tests.servers import redis_server  # only runs that need Redis start it
+
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture
+def redis(redis_url: str) -> str:
+    """The session's Redis, emptied for this test (rate budgets are per key, and tests share the sandbox keys)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(redis_url)
+    with socket.create_connection((where.hostname, where.port), timeout=5) as conn:
+        conn.sendall(b"FLUSHALL\r\n")
+        assert conn.recv(16).startswith(b"+OK")
+    return redis_url
+
+
+@pytest.fixture(scope="session")
 def script() -> Path:
     """The installed ``hajatek-mcp`` console script; missing is a failure, never a skip."""
     if not SCRIPT.is_file():

@@ -1,8 +1,9 @@
 """Real database servers for the tests, from Debian's packages, in temporary directories on 127.0.0.1.
 
 :func:`postgres_server` runs a throwaway PostgreSQL cluster (``initdb`` + ``postgres``, as the ``postgres`` user when
-the tests run as root: PostgreSQL refuses to run as root) and yields its URL; it stops by itself at the end. Without
-the package, a local run skips with the install command; under ``CI=true`` it fails instead (CI must provide it).
+the tests run as root: PostgreSQL refuses to run as root) and yields its URL; it stops by itself at the end.
+:func:`redis_server` does the same for a Redis (``redis-server``, nothing saved to disk). Without the package, a local
+run skips with the install command; under ``CI=true`` it fails instead (CI must provide it).
 """
 
 from __future__ import annotations
@@ -10,20 +11,23 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 from tests.support import free_port, stop
 
-__all__ = ["postgres_bin", "postgres_server", "require_postgres"]
+__all__ = ["postgres_bin", "postgres_server", "redis_server", "require_postgres", "require_redis"]
 
 INSTALL_POSTGRES = "apt-get install postgresql"
+INSTALL_REDIS = "apt-get install redis-server"
 
 
 def postgres_bin() -> Path | None:
@@ -32,14 +36,57 @@ def postgres_bin() -> Path | None:
     return found[-1].parent if found else None
 
 
+def _missing(reason: str, what: str) -> NoReturn:
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must provide {what}: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def require_redis() -> str:
+    """The ``redis-server`` binary, else skip (locally) or fail (under CI) naming the install command."""
+    found = shutil.which("redis-server")
+    if found is None:
+        _missing(f"needs a Redis server from Debian's packages ({INSTALL_REDIS})", "Redis")
+    return found
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    """A fresh Redis on 127.0.0.1 (a free port, in a temporary directory, nothing persisted); yields its URL."""
+    binary = require_redis()
+    root = Path(tempfile.mkdtemp(prefix="hajatek-redis-"))
+    port = free_port()
+    with (root / "server.log").open("wb") as output:
+        server = subprocess.Popen(  # noqa: S603  # Debian's redis-server, fixed arguments
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(root), "--save", "", "--appendonly",
+             "no", "--protected-mode", "yes", "--daemonize", "no"],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1.0) as probe:
+                    probe.sendall(b"PING\r\n")
+                    if probe.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Redis did not start: {(root / 'server.log').read_text(errors='replace')[-2000:]}")
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        stop(server, grace=10)
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def require_postgres() -> Path:
     """The PostgreSQL binaries, else skip (locally) or fail (under CI) naming the install command."""
     found = postgres_bin()
     if found is None:
-        reason = f"needs a PostgreSQL server from Debian's packages ({INSTALL_POSTGRES})"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must provide PostgreSQL: {reason}", pytrace=False)
-        pytest.skip(reason)
+        _missing(f"needs a PostgreSQL server from Debian's packages ({INSTALL_POSTGRES})", "PostgreSQL")
     return found
 
 

@@ -49,6 +49,9 @@ def test_the_default_data_dir_is_per_user(monkeypatch: pytest.MonkeyPatch) -> No
         ({"HAJATEK_READ_ONLY": "perhaps"}, "HAJATEK_READ_ONLY is invalid"),
         ({"HAJATEK_TOOLSETS": "orders,payments"}, "HAJATEK_TOOLSETS is invalid (unknown names 'payments')"),
         ({"HAJATEK_LOG_LEVEL": "loud"}, "HAJATEK_LOG_LEVEL is invalid"),
+        ({"HAJATEK_REDIS_URL": "cache.internal:6379"}, "HAJATEK_REDIS_URL is invalid (must be a redis://"),
+        ({"HAJATEK_REQUEST_STATE_KEYS": "short"}, "HAJATEK_REQUEST_STATE_KEYS is invalid (each key must have"),
+        ({"HAJATEK_REQUEST_STATE_KEYS": "k" * 40 + ",,"}, "HAJATEK_REQUEST_STATE_KEYS is invalid (each key must"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_the_fix(env: dict[str, str], expected: str) -> None:
@@ -183,3 +186,17 @@ def test_read_leniently_a_malformed_variable_is_left_at_its_default_and_reported
         Settings.from_env(env, toolsets="orders,payments", sandbox=True)
     assert str(caught.value) == malformed["HAJATEK_PLAN"], "the first is the one from_env raises"
     assert Settings.from_env_lenient({"HAJATEK_PLAN": "pro"})[1] == {}
+
+
+def test_replica_settings_are_secrets_never_quoted() -> None:
+    keys = "a-request-state-key-of-forty-characters!!, an-older-one-still-read-during-rotation-0"
+    settings = Settings.from_env({"HAJATEK_REDIS_URL": "redis://:pa55word@cache:6379/0",
+                                  "HAJATEK_REQUEST_STATE_KEYS": keys})  # fmt: skip
+    assert settings.redis_url is not None
+    assert settings.request_state_keys is not None
+    assert "pa55word" not in repr(settings)
+    assert "forty" not in repr(settings)
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"HAJATEK_REQUEST_STATE_KEYS": "a-request-state-key-of-forty-characters!!,tooshort-secret"})
+    assert "tooshort" not in str(caught.value)
+    assert "openssl rand" in str(caught.value)

@@ -24,7 +24,7 @@ from hajatek_mcp.api.errors import (
     APITimeoutError,
     status_error_class,
 )
-from hajatek_mcp.api.ratelimit import RateGovernor
+from hajatek_mcp.api.ratelimit import Governor
 from hajatek_mcp.api.retry import Failure, is_write
 
 __all__ = ["Failed", "send_once"]
@@ -45,7 +45,7 @@ class Failed:
 
 async def send_once(
     http: httpx2.AsyncClient,
-    governor: RateGovernor,
+    governor: Governor,
     clock: Callable[[], float],
     method: str,
     path: str,
@@ -82,7 +82,7 @@ async def send_once(
     return Failed(error, Failure("status", response.status_code, error.retry_after))
 
 
-def _observe_rate_headers(governor: RateGovernor, response: httpx2.Response) -> None:
+def _observe_rate_headers(governor: Governor, response: httpx2.Response) -> None:
     names = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
     limit, remaining, reset = (_seconds(response.headers.get(name)) for name in names)
     if reset is not None and reset > 1e9:  # a Unix timestamp rather than delta seconds

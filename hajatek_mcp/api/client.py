@@ -41,7 +41,7 @@ from hajatek_mcp.api.models import (
     ProductUpdate,
     Store,
 )
-from hajatek_mcp.api.ratelimit import PLAN_LIMITS, PausedError, RateGovernor, RateLimitState
+from hajatek_mcp.api.ratelimit import PLAN_LIMITS, Governor, PausedError, RateGovernor, RateLimitState
 from hajatek_mcp.api.retry import could_have_applied, decide, deleted_already
 
 __all__ = ["DEFAULT_BASE_URL", "HajatekClient"]
@@ -71,7 +71,8 @@ class HajatekClient:
 
     Use it as an async context manager, or call :meth:`aclose`. One client is meant to be shared: its connection pool
     and rate governor serve every concurrent caller. ``transport`` is handed to ``httpx2.AsyncClient``: pass
-    ``httpx2.ASGITransport(app=sandbox_app)`` to talk to the in-process sandbox.
+    ``httpx2.ASGITransport(app=sandbox_app)`` to talk to the in-process sandbox. ``governor`` replaces the budget this
+    process keeps for the key by one shared with other processes (replicas sharing one key's budget in Redis).
     """
 
     def __init__(
@@ -90,6 +91,7 @@ class HajatekClient:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         rng: random.Random | None = None,
+        governor: Governor | None = None,
     ) -> None:
         key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
         if not key.get_secret_value().strip():
@@ -105,7 +107,7 @@ class HajatekClient:
         self._sleep = sleep
         self._rng = rng or random.Random()  # noqa: S311  # jitter, not cryptography
         limit = rate_limit if rate_limit is not None else PLAN_LIMITS[plan]
-        self.governor = RateGovernor(limit, rate_window, clock=clock, sleep=sleep)
+        self.governor: Governor = governor or RateGovernor(limit, rate_window, clock=clock, sleep=sleep)
         self._key = key
         self._transport = transport
         self._timeout = timeout
@@ -144,6 +146,7 @@ class HajatekClient:
     async def aclose(self) -> None:
         if self._http_client is not None:
             await self._http_client.aclose()
+        await self.governor.aclose()
 
     def rate_limit_state(self) -> RateLimitState:
         """The governor's current budget (remaining requests, seconds to the next free slot)."""

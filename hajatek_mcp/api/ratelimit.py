@@ -23,10 +23,11 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import anyio
 
-__all__ = ["PLAN_LIMITS", "PausedError", "RateGovernor", "RateLimitState"]
+__all__ = ["PLAN_LIMITS", "Governor", "PausedError", "RateGovernor", "RateLimitState"]
 
 #: Requests per minute by plan (the reference's "Rate Limiting"); None is unlimited.
 PLAN_LIMITS: dict[str, int | None] = {"starter": 100, "pro": 500, "business": None}
@@ -56,6 +57,23 @@ class RateLimitState:
     """Seconds until the next request slot frees up (0 when one is free now)."""
     paused_for: float
     """Seconds left of a pause the server asked for with Retry-After."""
+
+
+class Governor(Protocol):
+    """What the client needs of a rate governor: this process's :class:`RateGovernor`, or one budget that replicas
+    share (:class:`~hajatek_mcp.api.shared_rate.SharedRateGovernor`)."""
+
+    async def acquire(self, *, max_pause: float | None = None) -> None: ...
+
+    def release(self) -> None: ...
+
+    def observe(self, *, limit: int | None, remaining: int | None, reset_in: float | None) -> None: ...
+
+    def pause(self, seconds: float) -> None: ...
+
+    def state(self) -> RateLimitState: ...
+
+    async def aclose(self) -> None: ...
 
 
 class RateGovernor:
@@ -124,6 +142,9 @@ class RateGovernor:
     def pause(self, seconds: float) -> None:
         """Hold every caller for ``seconds`` (the server's ``Retry-After`` on a 429)."""
         self._paused_until = max(self._paused_until, self._clock() + max(seconds, 0.0))
+
+    async def aclose(self) -> None:
+        """Nothing to close: the budget lives in this process."""
 
     def state(self) -> RateLimitState:
         now = self._clock()

@@ -6,7 +6,7 @@ and a lifespan that opens the API client and closes it on shutdown. Nothing runs
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, ExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +14,7 @@ from mcp import MCPError
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
+from mcp.server.request_state import RequestStateSecurity
 from mcp.types import INVALID_PARAMS, CallToolResult, GetPromptResult, InputRequiredResult
 from pydantic import ValidationError
 from starlette.routing import BaseRoute
@@ -37,6 +38,7 @@ from hajatek_mcp.server.events import SCHEMA as EVENTS_SCHEMA
 from hajatek_mcp.server.events import WEBHOOK_PATH, EventInbox
 from hajatek_mcp.server.exports import SCHEMA as EXPORTS_SCHEMA
 from hajatek_mcp.server.exports import ExportStore
+from hajatek_mcp.server.fanout import relay_for
 from hajatek_mcp.server.guards import CONFIRM_HINT
 from hajatek_mcp.server.locks import TargetLocks
 from hajatek_mcp.server.options import TOOLSETS, ServerOptions
@@ -198,6 +200,10 @@ class HajatekServer(MCPServer[Any]):
     """What :meth:`close` closes: files the server opened when it was built (the built-in OAuth server's)."""
     tenants: Tenants | None = None
     """A multi-tenant server's connected stores (see :mod:`~hajatek_mcp.server.hosted`); None for one store."""
+    services: list[Callable[[], AbstractAsyncContextManager[None]]]
+    """What runs once per process while the HTTP app runs (the other replicas' events, heard through Redis)."""
+    readiness: dict[str, Callable[[], Awaitable[None]]]
+    """``/readyz``'s checks by name (the shared database, Redis): each raises, saying why, when not ready."""
 
     def close(self) -> None:
         """Close what the server opened when it was built, not per session (the lifespan closes those)."""
@@ -252,11 +258,19 @@ def request_store() -> str:
     return request_shop().store_id
 
 
+def _request_state(options: ServerOptions) -> RequestStateSecurity | None:
+    """Seal multi-round-trip state with the keys every replica shares (None: the SDK's key of this process)."""
+    if options.request_state_keys is None:
+        return None
+    return RequestStateSecurity(keys=[key.strip() for key in options.request_state_keys.get_secret_value().split(",")])
+
+
 def assemble_server(
     options: ServerOptions,
     lifespan: Callable[[MCPServer[Any]], AbstractAsyncContextManager[Any]],
     hub: EventHub,
     oauth: OAuthSetup | ExternalOAuth | None,
+    backend: StateBackend,
 ) -> HajatekServer:
     """The server with its tools, resources, prompts and subscriptions, for a lifespan that gives each request its
     shop (one store's, or a :class:`~hajatek_mcp.server.shop.ShopSource` of several); no webhook routes yet."""
@@ -272,6 +286,7 @@ def assemble_server(
         log_level="WARNING",
         subscriptions=hub.bus,
         middleware=[bind_request_shop],  # every handler finds the shop of its request (see shop.py)
+        request_state_security=_request_state(options),
         **(oauth.server_arguments if oauth else {}),
     )
     server.oauth_routes = oauth.routes if oauth else []
@@ -279,6 +294,10 @@ def assemble_server(
     server.unavailable = unavailable_tools(options)
     server.webhook_routes = []
     server.webhook_status = "webhook receiver off"
+    server.services = [hub.running]
+    server.readiness = {"database": backend.check}
+    if hub.relay is not None:
+        server.readiness["redis"] = hub.relay.link.ping
     hub.install(server)
     resources.register(server, options)
     prompts.register(server, options)
@@ -298,7 +317,7 @@ def build_server(
 
     backend = StateBackend(options.state_dir, options.database_url)
     shops = OpenShops()
-    hub = EventHub(request_store)
+    hub = EventHub(request_store, relay_for(options.redis_url))
     locks = TargetLocks()
 
     @asynccontextmanager
@@ -349,7 +368,7 @@ def build_server(
                 finally:
                     shops.remove(shop)
 
-    server = assemble_server(options, lifespan, hub, _oauth(options, backend))
+    server = assemble_server(options, lifespan, hub, _oauth(options, backend), backend)
     server.on_close.insert(0, backend.close)  # last: after the stores that use it
     if options.webhook_secret is None:
         server.webhook_status = "webhook receiver off: set HAJATEK_WEBHOOK_SECRET to receive Hajatek's events"

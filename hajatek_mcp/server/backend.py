@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio.to_thread
 from pydantic import SecretStr
 
 from hajatek_mcp.storage import Database, Schema
@@ -49,6 +50,11 @@ class StateBackend:
             return None
         self.state_dir.mkdir(parents=True, exist_ok=True)  # when a store opens: the CLI checked the directory first
         return self.state_dir / name
+
+    async def check(self) -> None:
+        """Raise unless the database answers and this process's schemas are migrated (files: nothing to check)."""
+        if self._postgres is not None:
+            await anyio.to_thread.run_sync(self._postgres.check)
 
     def close(self) -> None:
         """Close the database's pool (files are closed by their stores)."""

@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from hajatek_mcp.server.app import HajatekServer, assemble_server, request_store
 from hajatek_mcp.server.audit import AuditLog
 from hajatek_mcp.server.events import EventInbox
+from hajatek_mcp.server.fanout import relay_for
 from hajatek_mcp.server.oauth import OAuthSetup, OAuthStore
 from hajatek_mcp.server.oauth.connect import ConnectedStore
 from hajatek_mcp.server.options import ServerOptions
@@ -43,7 +44,7 @@ def build_hosted_server(options: ServerOptions, tenants: Tenants, check: StoreCh
         raise ValueError("multi-tenant mode needs the built-in OAuth server: set --oauth-issuer https://…")
     if options.store_id is not None or options.webhook_secret is not None:
         raise ValueError("multi-tenant mode takes no store of its own: each merchant connects theirs")
-    hub = EventHub(request_store)
+    hub = EventHub(request_store, relay_for(options.redis_url))
     running = 0
 
     @asynccontextmanager
@@ -60,7 +61,7 @@ def build_hosted_server(options: ServerOptions, tenants: Tenants, check: StoreCh
     oauth = OAuthSetup(
         options.oauth_issuer, None, tenants.backend, clock=options.clock, connector=TenantConnector(tenants, check)
     )
-    server = assemble_server(options, lifespan, hub, oauth)
+    server = assemble_server(options, lifespan, hub, oauth, tenants.backend)
     server.on_close.insert(0, tenants.backend.close)  # last: after the stores that use it
     server.on_close.append(tenants.close)
 

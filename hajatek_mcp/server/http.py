@@ -6,7 +6,8 @@ One ASGI guard sits in front of the SDK's app and answers, in this order, before
    ``api_key``, ``key``, ``password``, ``code_verifier``…; see :func:`is_credential_parameter`) → **400**: OAuth 2.1
    forbids access tokens in URLs, which proxies, browser history and access logs keep. OAuth's own query
    parameters (``client_id``, ``redirect_uri``, ``state``, ``code_challenge``…) and SSE's ``session_id`` pass.
-1. ``GET /healthz`` and the extra ``routes`` (a webhook receiver authenticates itself) pass unchecked.
+1. ``GET /healthz``, ``GET /readyz`` (see :mod:`~hajatek_mcp.server.probes`) and the extra ``routes`` (a webhook
+   receiver authenticates itself) pass unchecked.
 2. Everything else is MCP (deny by default, so a path the SDK adds later is covered too):
    a ``Host`` that is not loopback, the bind address or an ``--allowed-host`` → **421**;
    an ``Origin`` that is not a loopback origin or an ``--allowed-origin`` → **403** (no ``Origin``: a non-browser
@@ -20,7 +21,7 @@ switches off) because the SDK checks them only on loopback binds by default, and
 which prints a traceback per rejected request. Here the rule is the same for every bind address and transport.
 
 The Hajatek API key is never read from a request nor sent to a client. uvicorn's access log (on at ``--log-level
-INFO``) logs request lines without their query strings (:func:`hide_queries_in_access_log`).
+INFO``) logs request lines without their query strings (:func:`~hajatek_mcp.server.probes.hide_queries_in_access_log`).
 """
 
 from __future__ import annotations
@@ -28,9 +29,8 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
-import re
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 from urllib.parse import parse_qsl
@@ -40,11 +40,11 @@ from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Match, Mount, Route
+from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from hajatek_mcp.server.probes import Check, hide_queries_in_access_log, probe_routes
 from hajatek_mcp.settings import SettingsError
 
 __all__ = [
@@ -54,7 +54,6 @@ __all__ = [
     "allowed_hosts",
     "allowed_origins",
     "check_bind",
-    "hide_queries_in_access_log",
     "http_app",
     "is_credential_parameter",
     "is_loopback",
@@ -72,7 +71,6 @@ _GRACEFUL_SHUTDOWN: Final = 3
 
 _LOOPBACK_HOSTS: Final = ("127.0.0.1", "localhost", "[::1]")
 _WILDCARD_BINDS: Final = frozenset({"0.0.0.0", "::", "[::]", ""})  # noqa: S104  # names to recognise, not to bind
-_HEALTH_PATH: Final = "/healthz"
 
 #: Query parameter names (lower case, ``-`` read as ``_``) that carry a credential, and the endings that mark one.
 _CREDENTIAL_NAMES: Final = frozenset(
@@ -151,27 +149,6 @@ def _credential_in_query(scope: Scope) -> str | None:
     if not query:
         return None
     return next((name for name, _ in parse_qsl(query, keep_blank_values=True) if is_credential_parameter(name)), None)
-
-
-class _NoQueryInAccessLog(logging.Filter):
-    """Cuts the query string off the request line of every ``uvicorn.access`` record: it may carry a credential."""
-
-    _QUERY: Final = re.compile(r"\?[^\s\"]*")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and record.args:
-            # uvicorn logs '%s - "%s %s HTTP/%s" %d' with the path and query as one argument; its own "?" is encoded
-            record.args = tuple(arg.partition("?")[0] if isinstance(arg, str) else arg for arg in record.args)
-        elif isinstance(record.msg, str):
-            record.msg = self._QUERY.sub("", record.msg)
-        return True
-
-
-def hide_queries_in_access_log() -> None:
-    """Install (once) the filter that logs uvicorn's access lines without their query strings."""
-    access = logging.getLogger("uvicorn.access")
-    if not any(isinstance(existing, _NoQueryInAccessLog) for existing in access.filters):
-        access.addFilter(_NoQueryInAccessLog())
 
 
 def allowed_hosts(bind_host: str, extra: Iterable[str]) -> frozenset[str]:
@@ -316,10 +293,6 @@ def _error(status: int, error: str, message: str, headers: dict[str, str] | None
     return JSONResponse({"error": error, "message": message}, status_code=status, headers=headers)
 
 
-async def _health(request: Request) -> JSONResponse:
-    return JSONResponse({"status": "ok"})
-
-
 def http_app(
     server: MCPServer[Any],
     transport: HttpTransport,
@@ -327,15 +300,17 @@ def http_app(
     host: str,
     security: HttpSecurity,
     routes: Sequence[BaseRoute] = (),
+    services: Sequence[Callable[[], AbstractAsyncContextManager[None]]] = (),
+    readiness: Mapping[str, Check] | None = None,
 ) -> Starlette:
-    """The ASGI app: MCP at ``/mcp`` (streamable HTTP) or ``/sse`` + ``/messages/`` (SSE), ``GET /healthz``, and
-    ``routes`` (public: they authenticate themselves), behind the guard described in the module docstring.
+    """The ASGI app: MCP at ``/mcp`` (streamable HTTP) or ``/sse`` + ``/messages/`` (SSE), ``GET /healthz``,
+    ``GET /readyz`` (``readiness``' checks) and ``routes`` (public: they authenticate themselves), behind the guard
+    described in the module docstring. ``services`` run while the app runs (once per process, whatever the transport).
 
     Build one app per run: the streamable-HTTP session manager it creates can run only once.
     """
     sdk_checks_off = TransportSecuritySettings(enable_dns_rebinding_protection=False)  # the guard does them
-    public: list[BaseRoute] = [Route(_HEALTH_PATH, _health, methods=["GET"]), *routes]
-    lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None
+    public: list[BaseRoute] = [*probe_routes(readiness or {}), *routes]
     if transport == "streamable-http":
         mcp_app = server.streamable_http_app(
             streamable_http_path="/mcp",
@@ -344,14 +319,7 @@ def http_app(
             host=host,
         )
 
-        @asynccontextmanager
-        async def run_sessions(app: Starlette) -> AsyncIterator[None]:
-            async with server.session_manager.run():  # also enters the MCP server's lifespan (the API client)
-                yield
-
-        lifespan = run_sessions
     else:
-        # Each SSE connection runs the MCP server (and enters its lifespan) itself: no app-wide lifespan.
         mcp_app = server.sse_app(
             sse_path="/sse",
             message_path="/messages/",
@@ -366,6 +334,17 @@ def http_app(
         token=security.auth_token,
         public_routes=public,
     )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with AsyncExitStack() as running:
+            for service in services:
+                await running.enter_async_context(service())
+            if transport == "streamable-http":  # also enters the MCP server's lifespan (the API client)
+                await running.enter_async_context(server.session_manager.run())
+            # Each SSE connection runs the MCP server (and enters its lifespan) itself.
+            yield
+
     return Starlette(routes=[*public, Mount("/", app=mcp_app)], middleware=[guard], lifespan=lifespan)
 
 
@@ -377,11 +356,15 @@ def serve_http(
     port: int,
     security: HttpSecurity,
     routes: Sequence[BaseRoute] = (),
+    services: Sequence[Callable[[], AbstractAsyncContextManager[None]]] = (),
+    readiness: Mapping[str, Check] | None = None,
 ) -> None:
     """Serve :func:`http_app` with uvicorn until interrupted. Logs go through the root logger (stderr)."""
     import uvicorn  # noqa: PLC0415  # only HTTP serving pays for it
 
-    app = http_app(server, transport, host=host, security=security, routes=routes)
+    app = http_app(
+        server, transport, host=host, security=security, routes=routes, services=services, readiness=readiness
+    )
     if host.lower() in _WILDCARD_BINDS and not security.allowed_hosts:
         logger.warning(
             "serving every interface (%s) but accepting only loopback Host headers: add the name clients use with "

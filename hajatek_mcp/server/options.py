@@ -48,6 +48,11 @@ class ServerOptions:
     """Where the audit log and confirmation tokens live (SQLite); None keeps them in memory."""
     database_url: SecretStr | None = None
     """A PostgreSQL database every replica shares, instead of the files in ``state_dir`` (``HAJATEK_DATABASE_URL``)."""
+    redis_url: SecretStr | None = None
+    """A Redis every replica shares: store events reach subscribers on every replica (``HAJATEK_REDIS_URL``)."""
+    request_state_keys: SecretStr | None = None
+    """Comma-separated keys sealing 2026-07-28 multi-round-trip state, newest first (``HAJATEK_REQUEST_STATE_KEYS``):
+    the same on every replica, so a round trip may end on another replica than it began."""
     clock: Callable[[], float] = time.time
     """Wall clock for token expiry, audit times and the webhook replay window (tests inject a fake)."""
     webhook_secret: SecretStr | None = None

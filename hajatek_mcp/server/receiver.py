@@ -7,13 +7,17 @@ known event id answers 2xx and stores nothing. Nothing rejected is stored or ann
 
 :class:`EventHub` fans an announcement out to 2026-07-28 listeners (:class:`StoreBus`, the SDK's subscription seam)
 and to handshake-era sessions that sent ``resources/subscribe``, each only for the store its subscriber's request
-was for: a subscriber of one store never hears of another's events.
+was for: a subscriber of one store never hears of another's events. With a relay
+(:class:`~hajatek_mcp.server.fanout.RedisRelay`, ``HAJATEK_REDIS_URL``) every announcement goes through Redis and
+each replica delivers it to its own subscribers.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from mcp import types
 from mcp.server.context import ServerRequestContext
@@ -28,6 +32,9 @@ from starlette.routing import Route
 from hajatek_mcp.api import InvalidSignatureError, WebhookEvent, verify_signature
 from hajatek_mcp.api.webhooks import SIGNATURE_HEADER
 from hajatek_mcp.server.events import EVENTS_URI, KNOWN_TYPES, MAX_WEBHOOK_BODY, WEBHOOK_PATH, EventInbox
+
+if TYPE_CHECKING:
+    from hajatek_mcp.server.fanout import RedisRelay
 
 __all__ = ["EventHub", "StoreBus", "tenant_webhook_route", "webhook_route"]
 
@@ -46,6 +53,8 @@ class StoreBus:
     def __init__(self, store_of: Callable[[], str]) -> None:
         self._store_of = store_of
         self._listeners: dict[object, tuple[str, Listener]] = {}
+        self.relay: RedisRelay | None = None
+        """Set by :class:`EventHub`: where :meth:`publish` goes so that every replica hears it."""
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         key, store_id = object(), self._store_of()
@@ -57,10 +66,20 @@ class StoreBus:
         return unsubscribe
 
     async def publish(self, event: ServerEvent) -> None:
+        if self.relay is not None and self.relay.listening:
+            try:
+                await self.relay.publish(None, event)
+                return
+            except Exception as exc:  # Redis down: this replica's listeners still hear it
+                logger.warning("%s: the event reaches this replica's listeners only", exc)
         await self._deliver(event, None)
 
     async def publish_to(self, store_id: str, event: ServerEvent) -> None:
         await self._deliver(event, store_id)
+
+    async def publish_to_all(self, event: ServerEvent) -> None:
+        """Every listener of this replica (an SDK event another replica published)."""
+        await self._deliver(event, None)
 
     async def _deliver(self, event: ServerEvent, store_id: str | None) -> None:
         for owner, listener in list(self._listeners.values()):
@@ -75,10 +94,21 @@ class StoreBus:
 class EventHub:
     """Tells subscribers of ``hajatek://events`` of a store that a new event of that store arrived, in both eras."""
 
-    def __init__(self, store_of: Callable[[], str]) -> None:
+    def __init__(self, store_of: Callable[[], str], relay: RedisRelay | None = None) -> None:
         self._store_of = store_of
         self.bus = StoreBus(store_of)
+        self.bus.relay = relay
+        self.relay = relay
         self._sessions: dict[tuple[str, str], set[ServerSession]] = {}
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Hear the other replicas' announcements while open (nothing to do without a relay)."""
+        if self.relay is None:
+            yield
+            return
+        async with self.relay.running(self._arrived):
+            yield
 
     def install(self, server: MCPServer[object]) -> None:
         """Register handshake-era ``resources/subscribe`` and ``resources/unsubscribe`` on ``server``.
@@ -102,8 +132,25 @@ class EventHub:
         return types.EmptyResult()
 
     async def announce(self, store_id: str, event_id: str) -> None:
+        """Tell ``store_id``'s subscribers, on every replica when there is a relay, that ``event_id`` arrived."""
         for uri in (EVENTS_URI, f"{EVENTS_URI}/{event_id}"):
-            await self.bus.publish_to(store_id, ResourceUpdated(uri=uri))
+            event = ResourceUpdated(uri=uri)
+            if self.relay is not None and self.relay.listening:
+                try:
+                    await self.relay.publish(store_id, event)
+                    continue
+                except Exception as exc:  # Redis down: this replica's subscribers still hear it
+                    logger.warning("%s: event %s announced on this replica only", exc, event_id)
+            await self._arrived(store_id, event)
+
+    async def _arrived(self, store_id: str | None, event: ServerEvent) -> None:
+        """Deliver an announcement to this replica's subscribers (of ``store_id``; None: every listener)."""
+        if store_id is None:
+            await self.bus.publish_to_all(event)
+            return
+        await self.bus.publish_to(store_id, event)
+        if isinstance(event, ResourceUpdated):
+            uri = event.uri
             sessions = self._sessions.get((store_id, uri), set())
             for session in list(sessions):
                 try:

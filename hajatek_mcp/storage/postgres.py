@@ -154,12 +154,28 @@ class Postgres:
                 "that the server is up"
             ) from None
         self._local = threading.local()
+        self._bound: dict[str, int] = {}  # each schema this process uses, and the version it needs
 
     def bind(self, schema: Schema) -> PostgresFile:
         """The store of ``schema`` on this database, migrated to its newest PostgreSQL schema."""
         file = PostgresFile(self, schema)
         file.migrate()
+        self._bound[schema.what] = len(schema.postgres)
         return file
+
+    def check(self) -> None:
+        """Raise :class:`PostgresError` unless the database answers and every schema this process uses is migrated
+        (a readiness probe; blocking: run it in a worker thread)."""
+        try:
+            with self.connection() as conn:
+                conn.execute("SELECT 1")
+                rows = conn.execute("SELECT what, version FROM hajatek_schema").fetchall() if self._bound else []
+        except Exception as exc:
+            raise PostgresError(f"PostgreSQL at {self.where} does not answer ({type(exc).__name__})") from None
+        found = {str(what): int(version) for what, version in rows}
+        behind = sorted(what for what, version in self._bound.items() if found.get(what, 0) < version)
+        if behind:
+            raise PostgresError(f"PostgreSQL at {self.where}: not migrated: {', '.join(behind)} (run db migrate)")
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:
