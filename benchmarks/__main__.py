@@ -33,6 +33,7 @@ from benchmarks import (
     http_load,
     memory,
     rate_governor,
+    replicas,
     result_compactness,
     tenants,
 )
@@ -49,6 +50,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "memory": memory,
     "agent_tasks": agent_tasks,
     "tenants": tenants,
+    "replicas": replicas,
 }
 #: Wall-clock bound of one benchmark (seconds), full and quick; a hung benchmark fails instead of hanging CI.
 TIME_LIMIT = {False: 300, True: 90}

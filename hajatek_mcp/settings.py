@@ -47,6 +47,7 @@ _FIXES: dict[str, str] = {
     "timeout": "use a number of seconds, e.g. 30",
     "max_retries": "use a whole number from 0 to 10, e.g. 3",
     "rate_limit": "use a whole number of requests per minute, or leave it empty to follow the plan",
+    "rate_window": "use the seconds the API counts its rate limit over (Hajatek: 60; a scaled test API: its own)",
     "confirm": "use auto (ask the user when the client can, else a confirmation token), token, or none",
     "confirm_ttl": "use a number of seconds from 30 to 3600, e.g. 300",
     "price_cut_guard": "use a share between 0 and 1, e.g. 0.5 to confirm price cuts of more than half",
@@ -122,6 +123,9 @@ class Settings(BaseModel):
     timeout: float = Field(default=30.0, gt=0, le=300, description="HAJATEK_TIMEOUT: seconds per request")
     max_retries: int = Field(default=3, ge=0, le=10, description="HAJATEK_MAX_RETRIES")
     rate_limit: int | None = Field(default=None, ge=1, description="HAJATEK_RATE_LIMIT: requests/min override")
+    rate_window: float = Field(
+        default=60.0, gt=0, le=3600, description="HAJATEK_RATE_WINDOW: seconds the API's rate limit is counted over"
+    )
     confirm: Literal["auto", "token", "none"] = Field(default="auto", description="HAJATEK_CONFIRM")
     confirm_ttl: float = Field(default=300.0, ge=30, le=3600, description="HAJATEK_CONFIRM_TTL: token lifetime (s)")
     price_cut_guard: float = Field(default=0.5, gt=0, le=1, description="HAJATEK_PRICE_CUT_GUARD")

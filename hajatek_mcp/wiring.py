@@ -110,6 +110,7 @@ def api_connector(settings: Settings) -> Callable[[], AbstractAsyncContextManage
                 base_url=settings.base_url,
                 plan=settings.plan,
                 rate_limit=settings.rate_limit,
+                rate_window=settings.rate_window,
                 timeout=settings.timeout,
                 max_retries=settings.max_retries,
                 governor=_shared_governor(settings, link, key, settings.rate_limit or PLAN_LIMITS[settings.plan]),
@@ -138,7 +139,7 @@ def _shared_governor(settings: Settings, link: RedisLink | None, key: SecretStr,
     from hajatek_mcp.api.shared_rate import SharedRateGovernor  # noqa: PLC0415
 
     # A request in flight longer than a timeout and a margin is one whose replica died: its token comes back.
-    return SharedRateGovernor(link, key, limit, lease=settings.timeout + 30.0)
+    return SharedRateGovernor(link, key, limit, settings.rate_window, lease=settings.timeout + 30.0)
 
 
 @asynccontextmanager
@@ -229,6 +230,7 @@ def hosted_server(
             store_id=credentials.store_id,
             base_url=settings.base_url,
             plan=plan,
+            rate_window=settings.rate_window,
             timeout=settings.timeout,
             max_retries=settings.max_retries,
             transport=pool,

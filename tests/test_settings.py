@@ -49,6 +49,7 @@ def test_the_default_data_dir_is_per_user(monkeypatch: pytest.MonkeyPatch) -> No
         ({"HAJATEK_READ_ONLY": "perhaps"}, "HAJATEK_READ_ONLY is invalid"),
         ({"HAJATEK_TOOLSETS": "orders,payments"}, "HAJATEK_TOOLSETS is invalid (unknown names 'payments')"),
         ({"HAJATEK_LOG_LEVEL": "loud"}, "HAJATEK_LOG_LEVEL is invalid"),
+        ({"HAJATEK_RATE_WINDOW": "0"}, "HAJATEK_RATE_WINDOW is invalid"),
         ({"HAJATEK_REDIS_URL": "cache.internal:6379"}, "HAJATEK_REDIS_URL is invalid (must be a redis://"),
         ({"HAJATEK_REQUEST_STATE_KEYS": "short"}, "HAJATEK_REQUEST_STATE_KEYS is invalid (each key must have"),
         ({"HAJATEK_REQUEST_STATE_KEYS": "k" * 40 + ",,"}, "HAJATEK_REQUEST_STATE_KEYS is invalid (each key must"),
