@@ -24,10 +24,11 @@ import pytest
 
 from tests.support import free_port, stop
 
-__all__ = ["postgres_bin", "postgres_server", "redis_server", "require_postgres", "require_redis"]
+__all__ = ["postgres_bin", "postgres_server", "redis_server", "require_haproxy", "require_postgres", "require_redis"]
 
 INSTALL_POSTGRES = "apt-get install postgresql"
 INSTALL_REDIS = "apt-get install redis-server"
+INSTALL_HAPROXY = "apt-get install haproxy"
 
 
 def postgres_bin() -> Path | None:
@@ -40,6 +41,14 @@ def _missing(reason: str, what: str) -> NoReturn:
     if os.environ.get("CI"):
         pytest.fail(f"CI must provide {what}: {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+def require_haproxy() -> str:
+    """The ``haproxy`` binary, else skip (locally) or fail (under CI) naming the install command."""
+    found = shutil.which("haproxy")
+    if found is None:
+        _missing(f"needs HAProxy from Debian's packages ({INSTALL_HAPROXY})", "HAProxy")
+    return found
 
 
 def require_redis() -> str:

@@ -21,7 +21,6 @@ import itertools
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import time
@@ -41,12 +40,11 @@ from mcp import Client, types
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.e2e.support import running_process
-from tests.servers import postgres_server, redis_server
+from tests.servers import postgres_server, redis_server, require_haproxy
 from tests.support import free_port, server_env, structured, text
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "docs" / "deploy" / "haproxy.cfg"
-INSTALL_HAPROXY = "apt-get install haproxy"
 API_KEY = "sk_sandbox_business"
 TOKEN = "a-bearer-token-every-replica-shares-000001"
 SECRET = "whsec-balanced-replicas"
@@ -56,16 +54,6 @@ REPLICAS = 3
 AGENTS, CALLS_EACH = 50, 40
 ORDERS_PLACED = 30
 PLACED = itertools.count()
-
-
-def require_haproxy() -> str:
-    found = shutil.which("haproxy")
-    if found is None:
-        reason = f"needs HAProxy from Debian's packages ({INSTALL_HAPROXY})"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must provide HAProxy: {reason}", pytrace=False)
-        pytest.skip(reason)
-    return found
 
 
 @dataclass(frozen=True)
