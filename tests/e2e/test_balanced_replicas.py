@@ -104,12 +104,25 @@ def deployment(script: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 @asynccontextmanager
-async def agent(origin: str, mode: str, **options: Any) -> AsyncIterator[Client]:
+async def agent(origin: str, mode: str, served: Served | None = None, **options: Any) -> AsyncIterator[Client]:
+    """An agent's client through the balancer; ``served`` notes which replica answered its last request."""
+    hooks = {"response": [served.note]} if served is not None else {}
     async with (
-        httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60) as http,
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60, event_hooks=hooks) as http,
         Client(streamable_http_client(f"{origin}/mcp", http_client=http), mode=mode, **options) as client,
     ):
         yield client
+
+
+class Served:
+    """The replica that answered an agent's last POST, from the balancer's ``X-Hajatek-Replica`` header."""
+
+    def __init__(self) -> None:
+        self.last: str | None = None
+
+    async def note(self, response: httpx2.Response) -> None:
+        if response.request.method == "POST":
+            self.last = response.headers.get("x-hajatek-replica")
 
 
 class Listener:
@@ -153,10 +166,12 @@ class Listener:
 class Tally:
     answered: int = 0
     confirmed: int = 0
+    crossed: dict[str, int] = field(default_factory=lambda: {"legacy": 0, "auto": 0})
+    """Confirmations answered by another replica than their preview, per era."""
 
 
 async def work(origin: str, mode: str, n: int, tally: Tally) -> None:
-    """One agent's ``CALLS_EACH`` calls, among them one guarded price cut (preview, then the token) on its product."""
+    """One agent's ``CALLS_EACH`` calls, among them one guarded price cut on its product (see :func:`cut_price`)."""
     rng = random.Random(n)  # noqa: S311  # a test's mix of calls
     product = f"prod_{n + 1:04d}"
     reads: list[tuple[str, dict[str, Any]]] = [
@@ -165,24 +180,52 @@ async def work(origin: str, mode: str, n: int, tally: Tally) -> None:
         ("list_orders", {"limit": 5}),
         ("get_product", {"product_id": product}),
     ]
-    async with agent(origin, mode) as client:
+    served = Served()
+    async with agent(origin, mode, served) as client:
         calls = 0
         while calls < CALLS_EACH:
             if calls == CALLS_EACH // 2:
-                price = (await structured(client, "get_product", {"product_id": product}))["price"]
-                cut = {"product_id": product, "price": round(price / 10, 2)}
-                preview = await structured(client, "update_product", cut)
-                assert preview["outcome"] == "confirmation_required", preview
-                done = await structured(client, "update_product", {**cut, "confirm_token": preview["confirm_token"]})
-                assert done["outcome"] == "done", done
-                tally.confirmed += 1
-                calls += 3
-                tally.answered += 3
+                calls += await cut_price(client, served, origin, mode, product, tally)
                 continue
             tool, arguments = rng.choice(reads)
             await structured(client, tool, arguments)
             calls += 1
             tally.answered += 1
+
+
+async def cut_price(client: Client, served: Served, origin: str, mode: str, product: str, tally: Tally) -> int:
+    """A price cut to a tenth: previewed, then confirmed with its token; the calls made.
+
+    2026-07-28: the confirmation is the agent's next request, on whichever replica the balancer picks. 2025-11-25: the
+    session is pinned to its replica, so the agent confirms in a new session opened on another replica (as an agent
+    that reconnected would), so that every handshake-era confirmation crosses replicas."""
+    price = (await structured(client, "get_product", {"product_id": product}))["price"]
+    cut = {"product_id": product, "price": round(price / 10, 2)}
+    preview = await structured(client, "update_product", cut)
+    assert preview["outcome"] == "confirmation_required", preview
+    previewed_on = served.last
+    confirm = {**cut, "confirm_token": preview["confirm_token"]}
+    calls = 2
+    if mode == "auto":
+        done = await structured(client, "update_product", confirm)
+        confirmed_on = served.last
+    else:
+        other = Served()
+        for _ in range(10):  # round robin: a new session lands on another replica within a few tries
+            async with agent(origin, mode, other) as elsewhere:
+                if other.last == previewed_on:
+                    continue
+                done = await structured(elsewhere, "update_product", confirm)
+                confirmed_on = other.last
+                break
+        else:
+            raise AssertionError(f"no new session landed on another replica than {previewed_on}")
+    assert done["outcome"] == "done", done
+    calls += 1
+    tally.answered += calls
+    tally.confirmed += 1
+    tally.crossed[mode] += previewed_on != confirmed_on
+    return calls
 
 
 async def place_orders(sandbox: str) -> None:
@@ -230,6 +273,8 @@ async def test_fifty_agents_of_both_eras_through_haproxy_are_all_answered_and_he
         await anyio.sleep(1.0)  # time enough for a duplicate to arrive
     assert tally.answered >= AGENTS * CALLS_EACH >= 2000
     assert tally.confirmed == AGENTS
+    assert tally.crossed["legacy"] == AGENTS // 2  # every handshake-era token redeemed on another replica
+    assert tally.crossed["auto"] >= AGENTS // 8  # round robin under load: most 2026 ones cross too (expected ~2/3)
     assert len(sent) >= ORDERS_PLACED
     assert inbox_count(deployment.database_url) == len(sent)  # each delivered webhook kept once
     assert [listener.heard for listener in listeners] == [len(sent)] * len(listeners)
