@@ -20,7 +20,7 @@ import pytest
 from mcp import Client
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 
-from tests.support import free_port, stop, wait_until_listening
+from tests.support import free_port, server_env, stop, wait_until_listening
 
 ALL_TOOLS = [
     "get_store",
@@ -200,3 +200,22 @@ def browser(tmp_path: Path) -> Iterator[Browser]:
     :func:`require_browser`."""
     with open_browser(tmp_path) as opened:
         yield opened
+
+
+def replica_env(
+    data_dir: Path, api_port: int, shared: tuple[str, str], *, plan: str, **settings: str
+) -> dict[str, str]:
+    """The environment of a replica of the sandbox store: its own ``data_dir``, the sandbox on ``api_port`` with the
+    ``plan``'s key, the ``shared`` PostgreSQL and Redis (URLs), and ``settings`` (``HAJATEK_`` + the name in capitals)
+    that every replica must have alike."""
+    database_url, redis_url = shared
+    return {
+        **server_env(data_dir),  # each its own data dir: nothing shared but PostgreSQL and Redis
+        "HAJATEK_API_KEY": f"sk_sandbox_{plan}",
+        "HAJATEK_STORE_ID": "str_sandbox",
+        "HAJATEK_PLAN": plan,
+        "HAJATEK_BASE_URL": f"http://127.0.0.1:{api_port}/v1",
+        "HAJATEK_DATABASE_URL": database_url,
+        "HAJATEK_REDIS_URL": redis_url,
+        **{f"HAJATEK_{name.upper()}": value for name, value in settings.items()},
+    }

@@ -39,7 +39,7 @@ import pytest
 from mcp import Client, types
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.e2e.support import running_process
+from tests.e2e.support import replica_env, running_process
 from tests.servers import postgres_server, redis_server, require_haproxy
 from tests.support import free_port, server_env, structured, text
 
@@ -78,18 +78,8 @@ def deployment(script: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                    "--webhook-url", f"http://127.0.0.1:{balancer}/webhooks/hajatek"]  # fmt: skip
         stack.enter_context(running_process(sandbox, server_env(root / "sandbox"), api, root / "sandbox.log"))
         for n, port in enumerate(ports):
-            env = {
-                **server_env(root / f"replica{n}"),  # each its own data dir: nothing shared but PostgreSQL and Redis
-                "HAJATEK_API_KEY": API_KEY,
-                "HAJATEK_STORE_ID": "str_sandbox",
-                "HAJATEK_PLAN": "business",
-                "HAJATEK_BASE_URL": f"http://127.0.0.1:{api}/v1",
-                "HAJATEK_DATABASE_URL": database_url,
-                "HAJATEK_REDIS_URL": redis_url,
-                "HAJATEK_REQUEST_STATE_KEYS": STATE_KEYS,
-                "HAJATEK_MCP_AUTH_TOKEN": TOKEN,
-                "HAJATEK_WEBHOOK_SECRET": SECRET,
-            }
+            env = replica_env(root / f"replica{n}", api, (database_url, redis_url), plan="business",
+                              request_state_keys=STATE_KEYS, mcp_auth_token=TOKEN, webhook_secret=SECRET)  # fmt: skip
             command = [str(script), "serve", "--transport", "streamable-http", "--port", str(port)]
             processes.append(stack.enter_context(running_process(command, env, port, root / f"replica{n}.log")))
         addresses = {f"HAJATEK_REPLICA_{n + 1}": f"127.0.0.1:{port}" for n, port in enumerate(ports)}

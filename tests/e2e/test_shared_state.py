@@ -27,7 +27,7 @@ from mcp import Client, types
 from mcp.client.streamable_http import streamable_http_client
 
 from hajatek_mcp.api.webhooks import SIGNATURE_HEADER, sign
-from tests.e2e.support import running_process
+from tests.e2e.support import replica_env, running_process
 from tests.server.test_tenant_subscriptions import EVENTS, Heard
 from tests.servers import postgres_server, redis_server
 from tests.support import Asked, free_port, server_env, structured, text
@@ -84,20 +84,10 @@ def replicas(script: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             running_process([str(script), "sandbox", "--port", str(api)], env, api, root / "sandbox.log")
         )
         for n, port in enumerate(ports):
-            replica_env = {
-                **server_env(root / f"replica{n}"),  # each its own data dir: nothing shared but the database
-                "HAJATEK_API_KEY": "sk_sandbox_pro",
-                "HAJATEK_STORE_ID": "str_sandbox",
-                "HAJATEK_PLAN": "pro",
-                "HAJATEK_BASE_URL": f"http://127.0.0.1:{api}/v1",
-                "HAJATEK_DATABASE_URL": database_url,
-                "HAJATEK_REDIS_URL": redis_url,
-                "HAJATEK_REQUEST_STATE_KEYS": STATE_KEYS,
-                "HAJATEK_MCP_AUTH_TOKEN": TOKEN,
-                "HAJATEK_WEBHOOK_SECRET": SECRET,
-            }
+            env = replica_env(root / f"replica{n}", api, (database_url, redis_url), plan="pro",
+                              request_state_keys=STATE_KEYS, mcp_auth_token=TOKEN, webhook_secret=SECRET)  # fmt: skip
             command = [str(script), "serve", "--transport", "streamable-http", "--port", str(port)]
-            stack.enter_context(running_process(command, replica_env, port, root / f"replica{n}.log"))
+            stack.enter_context(running_process(command, env, port, root / f"replica{n}.log"))
         yield Replicas((f"http://127.0.0.1:{ports[0]}", f"http://127.0.0.1:{ports[1]}"), database_url)
 
 
