@@ -13,6 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
+import anyio.to_thread
 import httpx2
 
 from hajatek_mcp.api import APIConnectionError, AuthenticationError, HajatekClient, HajatekError, NotFoundError
@@ -27,6 +28,8 @@ from hajatek_mcp.storage.files import (
     check_state_file,
     data_dir_problem,
 )
+from hajatek_mcp.storage.postgres import Postgres, PostgresError
+from hajatek_mcp.storage.redis_link import RedisError, RedisLink
 
 __all__ = ["WebhookPort", "run_doctor"]
 
@@ -187,6 +190,44 @@ def _state(settings: Settings, report: Report) -> bool:
     return usable or not settings.sandbox
 
 
+async def _shared(settings: Settings, report: Report) -> None:
+    """What replicas share: the PostgreSQL and the Redis answer, and the settings every replica needs are there."""
+    if settings.database_url is None and settings.redis_url is None:
+        return
+    echo("Shared state (replicas)")
+    if settings.database_url is not None:
+        url = settings.database_url.get_secret_value()
+        try:
+            database = await anyio.to_thread.run_sync(Postgres, url)
+            try:
+                await anyio.to_thread.run_sync(database.check)
+            finally:
+                database.close()
+        except PostgresError as exc:
+            report.fail(str(exc))
+        else:
+            report.ok(f"PostgreSQL at {database.where} answers")
+    if settings.redis_url is not None:
+        link = RedisLink(settings.redis_url.get_secret_value())
+        try:
+            await link.ping()
+            report.ok(f"Redis at {link.where} answers")
+        except RedisError as exc:
+            report.fail(str(exc))
+        finally:
+            await link.aclose()
+    else:
+        report.note(
+            f"{ENV_PREFIX}REDIS_URL is not set: replicas would each spend the whole rate budget and tell only their "
+            "own subscribers of events (one process needs none)"
+        )
+    if settings.request_state_keys is None:
+        report.note(
+            f"{ENV_PREFIX}REQUEST_STATE_KEYS is not set: behind a load balancer, a 2026-07-28 confirmation asked by "
+            "one replica cannot be answered on another (set the same key on every replica)"
+        )
+
+
 async def _connection(client: HajatekClient, report: Report, *, plan: str | None) -> None:
     echo(f"Connection to {client.base_url}")
     try:
@@ -266,6 +307,7 @@ async def run_doctor(
     report = Report()
     _configuration(settings, malformed, report)
     state_usable = _state(settings, report)
+    await _shared(settings, report)
     skipped = sorted(_CONNECTION_SETTINGS.intersection(malformed)) if not sandbox else []
     if settings.multi_tenant:
         if state_usable:

@@ -11,6 +11,7 @@ import pytest
 from hajatek_mcp.cli import ExitCode, main
 from hajatek_mcp.sandbox import SandboxConfig, create_app
 from hajatek_mcp.settings import ENV_PREFIX, Settings
+from tests.servers import fresh_database
 from tests.support import CANARY_API_KEY, Loopback
 
 
@@ -152,3 +153,31 @@ def test_a_malformed_switch_is_one_failed_check(
     assert "FAIL  HAJATEK_TOOLSETS is invalid (unknown names 'payments')" in out
     assert "FAIL  HAJATEK_LOG_LEVEL is invalid" in out
     assert "store Souq Al-Noor (str_sandbox)" in out
+
+
+def test_replicas_shared_state_is_checked_and_the_missing_settings_named(
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], postgres_url: str, redis: str
+) -> None:
+    clean_env.setenv("HAJATEK_DATABASE_URL", fresh_database(postgres_url, "doctor_shared"))
+    clean_env.setenv("HAJATEK_REDIS_URL", redis)
+    assert main(["doctor", "--sandbox"]) == 0
+    out = capsys.readouterr().out
+    assert "Shared state (replicas)" in out
+    assert "ok    PostgreSQL at postgresql://postgres@127.0.0.1:" in out
+    assert "ok    Redis at redis://127.0.0.1:" in out
+    assert "HAJATEK_REQUEST_STATE_KEYS is not set" in out  # a note: one process needs none
+
+
+def test_an_unreachable_redis_fails_the_check_without_its_password(
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    clean_env.setenv("HAJATEK_REDIS_URL", f"redis://:s3cret-redis-pass@127.0.0.1:{port}/0")
+    clean_env.setenv("HAJATEK_REQUEST_STATE_KEYS", "k" * 40)
+    assert main(["doctor", "--sandbox"]) == 1
+    out = capsys.readouterr().out
+    assert f"FAIL  Redis at redis://:***@127.0.0.1:{port}/0 cannot be reached" in out
+    assert "s3cret" not in out
+    assert "REQUEST_STATE_KEYS" not in out
