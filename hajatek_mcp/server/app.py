@@ -11,11 +11,20 @@ from contextlib import AbstractAsyncContextManager, ExitStack, asynccontextmanag
 from typing import TYPE_CHECKING, Any
 
 from mcp import MCPError
+from mcp.server.apps import client_supports_apps
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.request_state import RequestStateSecurity
-from mcp.types import INVALID_PARAMS, CallToolResult, GetPromptResult, InputRequiredResult
+from mcp.types import (
+    INVALID_PARAMS,
+    CallToolResult,
+    GetPromptResult,
+    InputRequiredResult,
+    ListResourcesResult,
+    PaginatedRequestParams,
+)
 from pydantic import ValidationError
 from starlette.routing import BaseRoute
 
@@ -25,7 +34,7 @@ if TYPE_CHECKING:
 
 from hajatek_mcp import __version__
 from hajatek_mcp.api import HajatekClient
-from hajatek_mcp.server import prompts, resources
+from hajatek_mcp.server import prompts, resources, ui
 from hajatek_mcp.server.arguments import StrictTool
 from hajatek_mcp.server.audit import SCHEMA as AUDIT_SCHEMA
 from hajatek_mcp.server.audit import AuditLog
@@ -178,6 +187,7 @@ def _tool(spec: ToolSpec) -> Tool:
         title=spec.title,
         description=" ".join((spec.fn.__doc__ or "").split()),
         annotations=spec.annotations,
+        meta=ui.tool_meta(spec.name),
     )
     _slim(tool.parameters)
     tool.parameters["additionalProperties"] = False  # unknown arguments are refused (StrictTool), not ignored
@@ -204,6 +214,15 @@ class HajatekServer(MCPServer[Any]):
     """What runs once per process while the HTTP app runs (the other replicas' events, heard through Redis)."""
     readiness: dict[str, Callable[[], Awaitable[None]]]
     """``/readyz``'s checks by name (the shared database, Redis): each raises, saying why, when not ready."""
+
+    async def _handle_list_resources(
+        self, ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
+    ) -> ListResourcesResult:
+        """The resources; the views only for a client that negotiated MCP Apps (to the others they are nothing)."""
+        listed = await super()._handle_list_resources(ctx, params)
+        if not client_supports_apps(ctx):
+            listed.resources = [r for r in listed.resources if not ui.is_view(r.uri)]
+        return listed
 
     def close(self) -> None:
         """Close what the server opened when it was built, not per session (the lifespan closes those)."""
@@ -287,6 +306,7 @@ def assemble_server(
         subscriptions=hub.bus,
         middleware=[bind_request_shop],  # every handler finds the shop of its request (see shop.py)
         request_state_security=_request_state(options),
+        extensions=[ui.extension()],
         **(oauth.server_arguments if oauth else {}),
     )
     server.oauth_routes = oauth.routes if oauth else []
@@ -300,6 +320,7 @@ def assemble_server(
         server.readiness["redis"] = hub.relay.link.ping
     hub.install(server)
     resources.register(server, options)
+    ui.register(server)
     prompts.register(server, options)
     return server
 

@@ -140,6 +140,19 @@ class Browser:
     def text(self) -> str:
         return str(self._call("POST", "/execute/sync", {"script": "return document.body.innerText", "args": []}))
 
+    def script(self, source: str, *args: Any) -> Any:
+        """Run ``source`` (a function body: ``return …``) in the current frame; its JSON-able result."""
+        return self._call("POST", "/execute/sync", {"script": source, "args": list(args)})
+
+    def enter_frame(self, css: str) -> None:
+        """Continue inside the frame ``css`` finds in the current frame (cross-origin frames included)."""
+        element = self._call("POST", "/element", {"using": "css selector", "value": css})
+        self._call("POST", "/frame", {"id": element})
+
+    def top(self) -> None:
+        """Back to the page itself, out of every frame."""
+        self._call("POST", "/frame", {"id": None})
+
     def url(self) -> str:
         return str(self._call("GET", "/url"))
 

@@ -1,0 +1,88 @@
+"""Views inside the host: MCP Apps (the ``io.modelcontextprotocol/ui`` extension) for the tools a merchant would
+rather see than read.
+
+A tool with a view carries ``_meta.ui.resourceUri`` naming a ``ui://hajatek/…`` resource: one self-contained HTML
+document (inline script and style, nothing fetched), served as ``text/html;profile=mcp-app``, that a host which
+negotiated the extension renders in a sandboxed frame and feeds with the tool's result. Everything else about the tool
+is unchanged: its text and structured content are what a client without the extension gets, and ``_meta`` is not
+part of what the model reads, so the model-visible ``tools/list`` does not grow.
+
+How a view talks to the host: ``bridge.js``, a small hand-written implementation of the view side of the protocol
+(``ui/initialize``, ``initialized``, the tool input and result, host context, size, teardown), inlined into each view.
+The official ``App`` class of ``@modelcontextprotocol/ext-apps`` bundles zod and the TypeScript client (about 665 KB
+minified), more than four times the 150 KB a view may weigh; the bridge is about 3 KB and is proven against the official
+host bridge (``AppBridge``) in real Chromium by ``tests/e2e/test_apps_browser.py``. Views build every element with
+``textContent``: a product name is data, never markup.
+
+Views: the catalog (``list_products``): each product with its price in SAR and its stock, low stock (under
+:data:`~hajatek_mcp.server.resources.LOW_STOCK`) and out of stock marked; light and dark after the host's theme, right
+to left with Arabic names first for an Arabic locale.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources as package_files
+from typing import Any, Final
+
+from mcp.server.apps import APP_MIME_TYPE, Apps
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.resources import FunctionResource
+
+from hajatek_mcp.server.resources import LOW_STOCK
+
+__all__ = ["VIEWS", "extension", "is_view", "register", "tool_meta", "view_html"]
+
+#: Tool name → (view file stem, title, description).
+VIEWS: Final[dict[str, tuple[str, str, str]]] = {
+    "list_products": ("catalog", "Catalog", "Products with price and stock; low and out of stock marked."),
+}
+
+
+def _uri(stem: str) -> str:
+    return f"ui://hajatek/{stem}.html"
+
+
+def is_view(uri: object) -> bool:
+    """Whether ``uri`` is one of the views (listed only to a client that negotiated the extension)."""
+    return str(uri).startswith("ui://")
+
+
+def tool_meta(tool: str) -> dict[str, Any] | None:
+    """The ``_meta`` of ``tool``: its view, for a host that renders one (None: the tool has no view)."""
+    view = VIEWS.get(tool)
+    return {"ui": {"resourceUri": _uri(view[0])}} if view else None
+
+
+@cache
+def view_html(stem: str) -> str:
+    """The self-contained document of a view: its HTML with the shared style and the bridge inlined."""
+    here = package_files.files(__name__)
+    html = (here / f"{stem}.html").read_text(encoding="utf-8")
+    return (
+        html.replace("/*BASE*/", (here / "base.css").read_text(encoding="utf-8"))
+        .replace("/*BRIDGE*/", (here / "bridge.js").read_text(encoding="utf-8"))
+        .replace("__LOW_STOCK__", str(LOW_STOCK))
+    )
+
+
+def extension() -> Apps:
+    """The extension, advertised to 2026-07-28 clients in ``server/discover`` (:func:`register` adds the views)."""
+    return Apps()
+
+
+def register(server: MCPServer[Any]) -> None:
+    """Serve the view of every tool ``server`` has that has one (read when a host asks for it, not at start)."""
+    present = {tool.name for tool in server._tool_manager.list_tools()}  # no public accessor
+    for tool, (stem, title, description) in VIEWS.items():
+        if tool in present:
+            server.add_resource(
+                FunctionResource(
+                    uri=_uri(stem),
+                    name=f"view-{stem}",
+                    title=title,
+                    description=description,
+                    mime_type=APP_MIME_TYPE,
+                    fn=lambda stem=stem: view_html(stem),
+                )
+            )

@@ -1,0 +1,210 @@
+"""MCP Apps views in a real browser, shown by the official host bridge.
+
+A test host page (``tests/apps/host.js``: the official ``AppBridge`` of ``@modelcontextprotocol/ext-apps`` and the
+TypeScript MCP client, pinned in ``tests/apps/package.json`` and bundled with esbuild) connects to the server over
+streamable HTTP on the in-process sandbox, calls a tool, reads its ``ui://`` view and loads it through a sandbox
+proxy on another origin (``localhost`` against the host's ``127.0.0.1``), as a web host must; headless Chromium
+(Debian's) shows it. The test then looks inside the view's frame at what a person would see.
+
+Each view's weight and the time from the tool result to its first size report are printed, not asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from mcp.server.mcpserver import MCPServer
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from hajatek_mcp.server import Shop
+from hajatek_mcp.server.http import HttpSecurity, http_app
+from hajatek_mcp.server.resources import LOW_STOCK
+from tests.e2e.support import Browser, browser, require_browser
+from tests.support import Loopback
+
+__all__ = ["browser"]  # a fixture
+
+require_browser()
+
+HARNESS = Path(__file__).resolve().parents[1] / "apps"
+ESBUILD = HARNESS / "node_modules" / ".bin" / "esbuild"
+VIEW_BUDGET = 150_000
+HOST_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>test host</title></head>
+<body style="margin:0"><script type="module" src="/_host/host.js"></script></body></html>"""
+
+
+@pytest.fixture(scope="module")
+def host_bundle(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """The test host, bundled for the browser from the pinned packages."""
+    if not ESBUILD.exists():
+        reason = f"needs the test host's npm packages: npm ci --prefix {HARNESS.relative_to(HARNESS.parents[1])}"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must install them: {reason}", pytrace=False)
+        pytest.skip(reason)
+    out = tmp_path_factory.mktemp("host") / "host.js"
+    subprocess.run(  # noqa: S603  # the pinned esbuild, fixed arguments
+        [str(ESBUILD), str(HARNESS / "host.js"), "--bundle", "--format=esm", "--platform=browser",
+         f"--outfile={out}", "--log-level=warning"],
+        check=True,
+        cwd=HARNESS,
+    )  # fmt: skip
+    return out.read_bytes()
+
+
+def host_routes(bundle: bytes) -> list[Route]:
+    async def page(request: Request) -> HTMLResponse:
+        return HTMLResponse(HOST_PAGE)
+
+    async def script(request: Request) -> Response:
+        return Response(bundle, media_type="text/javascript")
+
+    return [Route("/_host", page), Route("/_host/host.js", script)]
+
+
+def proxy_app() -> Starlette:
+    html = (HARNESS / "sandbox.html").read_text(encoding="utf-8")
+
+    async def page(request: Request) -> HTMLResponse:
+        return HTMLResponse(html)
+
+    return Starlette(routes=[Route("/sandbox.html", page)])
+
+
+class Shown:
+    """A view the test host showed: the host's state, and a way into the view's frame."""
+
+    def __init__(self, browser: Browser) -> None:
+        self.browser = browser
+        self.state: dict[str, Any] = {}
+
+    def wait(self, step: str, seconds: float = 30.0) -> dict[str, Any]:
+        deadline = time.monotonic() + seconds
+        while True:
+            self.browser.top()
+            self.state = self.browser.script("return window.hostState || {}")
+            if self.state.get("step") == step or self.state.get("step") == "failed":
+                break
+            assert time.monotonic() < deadline, self.state
+            time.sleep(0.05)
+        assert self.state.get("error") is None, self.state["error"]
+        return self.state
+
+    def inside(self, source: str, *args: Any) -> Any:
+        """Run ``source`` inside the view's frame (host page → sandbox proxy → view)."""
+        self.browser.top()
+        self.browser.enter_frame("#view")
+        self.browser.enter_frame("#inner")
+        return self.browser.script(source, *args)
+
+    def until_inside(self, source: str, seconds: float = 10.0) -> Any:
+        deadline = time.monotonic() + seconds
+        while not (value := self.inside(source)):
+            assert time.monotonic() < deadline, f"never true in the view: {source}"
+            time.sleep(0.05)
+        return value
+
+
+@pytest.fixture
+def show(
+    make_server: Callable[..., MCPServer[Shop]], host_bundle: bytes, browser: Browser
+) -> Iterator[Callable[..., Shown]]:
+    """``show(tool, arguments, mode=…, theme=…, locale=…)``: the test host showing ``tool``'s view."""
+    server = make_server()
+    app = http_app(
+        server, "streamable-http", host="127.0.0.1", security=HttpSecurity(), routes=host_routes(host_bundle)
+    )
+    with Loopback(app, timeout_graceful_shutdown=2) as origin, Loopback(proxy_app()) as proxy:
+        sandbox = proxy.replace("127.0.0.1", "localhost") + "/sandbox.html"  # another origin than the host's
+
+        def open_view(tool: str, arguments: dict[str, Any], **options: str) -> Shown:
+            query = {"mcp": f"{origin}/mcp", "sandbox": sandbox, "tool": tool, "args": json.dumps(arguments), **options}
+            browser.open(f"{origin}/_host?{urlencode(query)}")
+            shown = Shown(browser)
+            shown.wait("shown")
+            return shown
+
+        try:
+            yield open_view
+        finally:
+            browser.top()
+            browser.open("about:blank")  # the page's streams end before the servers stop
+
+
+def stock_state(product: dict[str, Any]) -> str:
+    stock = product.get("stock")
+    if stock is None or product.get("status") == "archived":
+        return "ok"
+    return "out" if stock == 0 else "low" if stock < LOW_STOCK else "ok"
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+def test_the_catalog_shows_every_product_and_marks_exactly_the_low_and_out_of_stock_ones(
+    show: Callable[..., Shown], mode: str, tmp_path: Path
+) -> None:
+    shown = show("list_products", {"sort": "stock", "limit": 30}, mode=mode)
+    products = shown.state["result"]["structuredContent"]["products"]
+    expected = {p["id"]: stock_state(p) for p in products}
+    assert {"low", "out"} <= set(expected.values()), "the sandbox's lowest stock should include low and out"
+    rows = shown.until_inside(
+        "const rows = [...document.querySelectorAll('tr[data-id]')];"
+        "return rows.length ? rows.map(r => [r.dataset.id, r.dataset.stockState, r.cells[2].textContent,"
+        " r.cells[3].textContent, r.cells[4].textContent]) : null"
+    )
+    assert [row[0] for row in rows] == [p["id"] for p in products]  # every product, in the tool's order
+    assert {row[0]: row[1] for row in rows} == expected
+    for (_, state, price, stock, badge), product in zip(rows, products, strict=True):
+        assert price.replace("\u00a0", " ") == f"SAR {product['price']:,.2f}"
+        assert stock == str(product["stock"])
+        assert badge == {"ok": "", "low": "Low stock", "out": "Out of stock"}[state]
+    summary = shown.inside("return document.getElementById('summary').textContent")
+    low, out = list(expected.values()).count("low"), list(expected.values()).count("out")
+    assert summary == f"{len(products)} products · {low} low on stock (under {LOW_STOCK}) · {out} out of stock"
+    sizes = [s for s in shown.state["sizes"] if s["at"] >= shown.state["resultSentAt"]]
+    bytes_ = shown.state["view"]["bytes"]
+    assert shown.state["view"]["mimeType"] == "text/html;profile=mcp-app"
+    assert bytes_ <= VIEW_BUDGET
+    shown_after = f"{sizes[0]['at'] - shown.state['resultSentAt']:.0f} ms" if sizes else "no size report"
+    print(f"catalog view ({mode}): {bytes_:,} bytes, shown {shown_after} after the tool result")  # noqa: T201
+    shown.browser.top()
+    shown.browser.screenshot(tmp_path / f"catalog-{mode}.png")
+
+
+def test_the_catalog_follows_the_hosts_theme_and_reads_right_to_left_in_arabic(show: Callable[..., Shown]) -> None:
+    shown = show("list_products", {"limit": 5}, locale="ar-SA")
+    products = shown.state["result"]["structuredContent"]["products"]
+    assert shown.until_inside("return document.querySelectorAll('tr[data-id]').length") == len(products)
+    assert shown.inside("return [document.documentElement.dir, document.documentElement.dataset.theme]") == [
+        "rtl",
+        "light",
+    ]
+    names = shown.inside(
+        "return [...document.querySelectorAll('tr[data-id] td:first-child')].map(c => c.firstChild.textContent)"
+    )
+    assert names == [p["name_ar"] or p["name"] for p in products]  # Arabic names first
+    assert shown.inside("return getComputedStyle(document.body).backgroundColor") == "rgb(255, 255, 255)"
+    shown.browser.top()
+    shown.browser.script("window.setTheme('dark')")
+    assert shown.until_inside("return document.documentElement.dataset.theme === 'dark'")
+    assert shown.inside("return getComputedStyle(document.body).backgroundColor") == "rgb(28, 28, 30)"
+
+
+def test_the_view_answers_the_hosts_teardown(show: Callable[..., Shown]) -> None:
+    shown = show("list_products", {"limit": 3})
+    shown.browser.top()
+    shown.browser.script("window.tearDown()")
+    deadline = time.monotonic() + 10
+    while "teardown" not in (state := shown.browser.script("return window.hostState")):
+        assert time.monotonic() < deadline, state
+        time.sleep(0.05)
+    assert state["teardown"] == {}
