@@ -6,7 +6,7 @@ import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/cli
 import { AppBridge, PostMessageTransport, getToolUiResourceUri } from "@modelcontextprotocol/ext-apps/app-bridge";
 
 const query = new URLSearchParams(location.search);
-const state = (window.hostState = { step: "starting", sizes: [], error: null });
+const state = (window.hostState = { step: "starting", sizes: [], viewCalls: [], error: null });
 const hostInfo = { name: "hajatek-test-host", version: "1" };
 
 async function main() {
@@ -60,7 +60,9 @@ async function main() {
     const target = tools.find((t) => t.name === params.name);
     const visibility = target?._meta?.ui?.visibility ?? ["model", "app"];
     if (!target || !visibility.includes("app")) throw new Error(`the view may not call ${params.name}`);
-    return client.callTool(params);
+    const result = await client.callTool(params);
+    state.viewCalls.push({ name: params.name, arguments: params.arguments, result });
+    return result;
   };
   await bridge.sendSandboxResourceReady({ html: view.text, csp: view._meta?.ui?.csp });
   await initialized;

@@ -208,3 +208,47 @@ def test_the_view_answers_the_hosts_teardown(show: Callable[..., Shown]) -> None
         assert time.monotonic() < deadline, state
         time.sleep(0.05)
     assert state["teardown"] == {}
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+def test_the_dashboard_shows_the_figures_of_get_analytics_and_the_days_it_asked_sales_report_for(
+    show: Callable[..., Shown], mode: str, tmp_path: Path
+) -> None:
+    shown = show("get_analytics", {"period": "7d"}, mode=mode)
+    data = shown.state["result"]["structuredContent"]
+    shown.until_inside("return document.querySelectorAll('.tile').length === 4")
+    tiles = dict(
+        shown.inside(
+            "return [...document.querySelectorAll('.tile')].map(t => [t.dataset.key,"
+            " t.querySelector('.value').textContent.replace(/\\u00a0/g, ' ')])"
+        )
+    )
+    assert tiles == {
+        "revenue": f"SAR {data['revenue']:,.2f}",
+        "orders": f"{data['orders_count']:,}",
+        "aov": f"SAR {data['average_order_value']:,.2f}",
+        "customers": f"{data['new_customers']:,}",
+    }
+    statuses = shown.inside(
+        "const cells = [...document.querySelectorAll('#statuses > *')];"
+        "const out = {}; for (let i = 0; i < cells.length; i += 3)"
+        " out[cells[i].dataset.status] = cells[i + 2].textContent; return out"
+    )
+    assert statuses == {status: f"{n:,}" for status, n in data["orders_by_status"].items()}
+    top = shown.inside(
+        "return [...document.querySelectorAll('#top tbody tr')].map(r => [r.dataset.id,"
+        " r.cells[1].textContent, r.cells[2].textContent.replace(/\\u00a0/g, ' ')])"
+    )
+    assert top == [[p["product_id"], f"{p['quantity']:,}", f"SAR {p['revenue']:,.2f}"] for p in data["top_products"]]
+    bars = shown.until_inside(
+        "const bars = [...document.querySelectorAll('#daily rect')];"
+        "return bars.length ? bars.map(b => [b.dataset.day, Number(b.dataset.revenue)]) : null"
+    )
+    shown.wait("shown")
+    (asked,) = shown.state["viewCalls"]  # the view asked the server for the days, through the host
+    assert asked["name"] == "sales_report"
+    assert asked["arguments"] == {"since": data["start"][:10], "group_by": "day"}
+    assert bars == [[g["key"], g["revenue"]] for g in asked["result"]["structuredContent"]["groups"]]
+    assert len(bars) >= 7
+    shown.browser.top()
+    shown.browser.screenshot(tmp_path / f"dashboard-{mode}.png")

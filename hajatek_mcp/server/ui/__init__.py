@@ -14,9 +14,13 @@ minified), more than four times the 150 KB a view may weigh; the bridge is about
 host bridge (``AppBridge``) in real Chromium by ``tests/e2e/test_apps_browser.py``. Views build every element with
 ``textContent``: a product name is data, never markup.
 
-Views: the catalog (``list_products``): each product with its price in SAR and its stock, low stock (under
-:data:`~hajatek_mcp.server.resources.LOW_STOCK`) and out of stock marked; light and dark after the host's theme, right
-to left with Arabic names first for an Arabic locale.
+Views, each light or dark after the host's theme and right to left for an Arabic locale:
+
+- the catalog (``list_products``): each product with its price in SAR and its stock, low stock (under
+  :data:`~hajatek_mcp.server.resources.LOW_STOCK`) and out of stock marked, Arabic names first in Arabic;
+- the dashboard (``get_analytics``): revenue, orders, average order and new customers of the period, orders by status
+  as bars, top products, and revenue by store-local day as a chart, which the view asks ``sales_report`` for through
+  the host (the tool result has totals only).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ __all__ = ["VIEWS", "extension", "is_view", "register", "tool_meta", "view_html"
 #: Tool name → (view file stem, title, description).
 VIEWS: Final[dict[str, tuple[str, str, str]]] = {
     "list_products": ("catalog", "Catalog", "Products with price and stock; low and out of stock marked."),
+    "get_analytics": ("dashboard", "Analytics", "The period's totals, revenue by day, orders by status, top products."),
 }
 
 
