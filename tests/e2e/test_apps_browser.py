@@ -252,3 +252,57 @@ def test_the_dashboard_shows_the_figures_of_get_analytics_and_the_days_it_asked_
     assert len(bars) >= 7
     shown.browser.top()
     shown.browser.screenshot(tmp_path / f"dashboard-{mode}.png")
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+def test_the_orders_table_has_the_rows_statuses_and_totals_of_list_orders(
+    show: Callable[..., Shown], mode: str, tmp_path: Path
+) -> None:
+    shown = show("list_orders", {"limit": 15}, mode=mode)
+    data = shown.state["result"]["structuredContent"]
+    rows = shown.until_inside(
+        "const rows = [...document.querySelectorAll('#orders tbody tr')];"
+        "return rows.length ? rows.map(r => [r.dataset.id, r.cells[1].textContent, r.cells[2].textContent,"
+        " r.cells[3].textContent, r.cells[4].textContent.replace(/\\u00a0/g, ' ')]) : null"
+    )
+    assert rows == [
+        [o["id"], o["customer_name"], o["status"], f"{o['units']:,}", f"SAR {o['total']:,.2f}"] for o in data["orders"]
+    ]
+    total = sum(o["total"] for o in data["orders"])
+    summary = shown.inside("return document.getElementById('summary').textContent.replace(/\\u00a0/g, ' ')")
+    assert summary.startswith(f"{len(data['orders'])} orders shown, SAR {total:,.2f}")
+    assert f"{data['total']:,} in all" in summary
+    shown.browser.top()
+    shown.browser.screenshot(tmp_path / f"orders-{mode}.png")
+
+
+def test_one_order_shows_its_items_totals_history_and_next_statuses(show: Callable[..., Shown]) -> None:
+    shown = show("get_order", {"order_id": "ord_000150"}, locale="ar-SA")
+    order = shown.state["result"]["structuredContent"]
+    items = shown.until_inside(
+        "const rows = [...document.querySelectorAll('#items tbody tr')];"
+        "return rows.length ? rows.map(r => [r.dataset.id, r.cells[0].firstChild.textContent,"
+        " r.cells[1].textContent, r.cells[3].textContent.replace(/\\u00a0/g, ' ')]) : null"
+    )
+    # Arabic locale: Arabic line names first, figures in Arabic-Indic digits as the merchant's locale writes them.
+    assert [row[0] for row in items] == [i["product_id"] for i in order["items"]]
+    assert [row[1] for row in items] == [i["name_ar"] or i["name"] for i in order["items"]]
+    assert shown.inside("return document.documentElement.dir") == "rtl"
+    totals = shown.inside(
+        "return Object.fromEntries([...document.querySelectorAll('#items tfoot tr')].map(r => [r.dataset.key,"
+        " r.cells[3].textContent]))"
+    )
+    expected = shown.inside(
+        "return Object.fromEntries(arguments[0].map(([k, v]) => [k, new Intl.NumberFormat('ar-SA',"
+        " {style: 'currency', currency: 'SAR', minimumFractionDigits: 2}).format(v)]))",
+        [[key, order[key]] for key in ("subtotal", "shipping", "vat", "total") if order.get(key) is not None],
+    )
+    assert totals == expected
+    history = shown.inside("return [...document.querySelectorAll('#history tr')].map(r => r.cells[0].textContent)")
+    assert history == [step["status"] for step in order["history"]]
+    summary = shown.inside("return document.getElementById('summary').textContent")
+    assert summary == (
+        f"May move on to: {', '.join(order['allowed_next'])}"
+        if order["allowed_next"]
+        else "Final: it moves no further."
+    )

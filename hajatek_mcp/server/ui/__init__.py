@@ -20,7 +20,9 @@ Views, each light or dark after the host's theme and right to left for an Arabic
   :data:`~hajatek_mcp.server.resources.LOW_STOCK`) and out of stock marked, Arabic names first in Arabic;
 - the dashboard (``get_analytics``): revenue, orders, average order and new customers of the period, orders by status
   as bars, top products, and revenue by store-local day as a chart, which the view asks ``sales_report`` for through
-  the host (the tool result has totals only).
+  the host (the tool result has totals only);
+- the orders (``list_orders`` and ``get_order``, one view): a table with status badges and totals, or one order with
+  its facts, line items (Arabic names first in Arabic), totals, status history and the statuses it may move to.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ __all__ = ["VIEWS", "extension", "is_view", "register", "tool_meta", "view_html"
 VIEWS: Final[dict[str, tuple[str, str, str]]] = {
     "list_products": ("catalog", "Catalog", "Products with price and stock; low and out of stock marked."),
     "get_analytics": ("dashboard", "Analytics", "The period's totals, revenue by day, orders by status, top products."),
+    "list_orders": ("orders", "Orders", "Orders with status badges and totals; one order with its items and history."),
+    "get_order": ("orders", "Orders", "Orders with status badges and totals; one order with its items and history."),
 }
 
 
