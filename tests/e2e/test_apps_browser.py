@@ -247,7 +247,7 @@ def test_the_dashboard_shows_the_figures_of_get_analytics_and_the_days_it_asked_
     shown.wait("shown")
     (asked,) = shown.state["viewCalls"]  # the view asked the server for the days, through the host
     assert asked["name"] == "sales_report"
-    assert asked["arguments"] == {"since": data["start"][:10], "group_by": "day"}
+    assert asked["arguments"] == {"since": data["start"][:10], "until": data["end"][:10], "group_by": "day"}
     assert bars == [[g["key"], g["revenue"]] for g in asked["result"]["structuredContent"]["groups"]]
     assert len(bars) >= 7
     shown.browser.top()
@@ -306,3 +306,30 @@ def test_one_order_shows_its_items_totals_history_and_next_statuses(show: Callab
         if order["allowed_next"]
         else "Final: it moves no further."
     )
+
+
+#: The gallery of docs/apps.md: (file, tool, arguments, theme, locale).
+GALLERY = [
+    ("catalog-light", "list_products", {"sort": "stock", "limit": 8}, "light", "en-US"),
+    ("catalog-dark-arabic", "list_products", {"sort": "stock", "limit": 8}, "dark", "ar-SA"),
+    ("dashboard-light", "get_analytics", {"period": "7d"}, "light", "en-US"),
+    ("dashboard-dark", "get_analytics", {"period": "7d"}, "dark", "en-US"),
+    ("orders-light", "list_orders", {"limit": 8}, "light", "en-US"),
+    ("order-dark-arabic", "get_order", {"order_id": "ord_000150"}, "dark", "ar-SA"),
+]
+
+
+@pytest.mark.parametrize(("name", "tool", "arguments", "theme", "locale"), GALLERY, ids=[g[0] for g in GALLERY])
+def test_each_view_renders_in_light_dark_and_arabic_for_the_gallery(
+    show: Callable[..., Shown], tmp_path: Path, name: str, tool: str, arguments: dict[str, Any], theme: str, locale: str
+) -> None:
+    """Each view as a person sees it; with HAJATEK_APPS_GALLERY=DIR the screenshots go there (docs/apps/ is made so)."""
+    shown = show(tool, arguments, theme=theme, locale=locale)
+    assert shown.until_inside("return document.body.dataset.renderMs !== undefined")
+    assert shown.inside("return [document.documentElement.dataset.theme, document.documentElement.dir]") == [
+        theme,
+        "rtl" if locale.startswith("ar") else "ltr",
+    ]
+    time.sleep(0.3)  # the dashboard's daily bars arrive after a second round trip
+    shown.browser.top()
+    shown.browser.screenshot(Path(os.environ.get("HAJATEK_APPS_GALLERY") or tmp_path) / f"{name}.png")
