@@ -9,12 +9,12 @@ whether it gave a webhook secret, which master key encrypts it, and the apps hol
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 import anyio
 
 from hajatek_mcp.commandline import ExitCode
+from hajatek_mcp.scripting import echo
 from hajatek_mcp.server.backend import StateBackend
 from hajatek_mcp.settings import Settings, SettingsError
 from hajatek_mcp.storage.files import STATE_FILES, check_data_dir, check_state_file
@@ -64,32 +64,32 @@ async def _tenants(args: argparse.Namespace, settings: Settings) -> int:
         if args.tenants_command == "list":
             rows = await store.tenants()
             if not rows:
-                print("No store is connected.")
+                echo("No store is connected.")
             for row in rows:
                 grants = await oauth.grants_of(row.store_id)
                 connected = _when(row.connected_at)
-                print(
+                echo(
                     f"{row.store_id}  {row.store_name}  plan {row.plan}  connected {connected}"
                     f"  webhooks {'yes' if row.has_webhook_secret else 'no'}  apps {len(grants)}"
                 )
             return ExitCode.OK
         tenant = await store.tenant(args.tenant)
         if tenant is None:
-            print(f"hajatek-mcp: no store {args.tenant} is connected (`hajatek-mcp tenants list`)", file=sys.stderr)
+            echo(f"hajatek-mcp: no store {args.tenant} is connected (`hajatek-mcp tenants list`)", err=True)
             return ExitCode.FAILED
         if args.tenants_command == "show":
-            print(f"store        {tenant.store_id}\nname         {tenant.store_name}\nplan         {tenant.plan}")
-            print(f"connected    {_when(tenant.connected_at)}\nkey updated  {_when(tenant.updated_at)}")
-            print(f"webhooks     {'signing secret kept' if tenant.has_webhook_secret else 'no signing secret'}")
-            print(f"master key   {tenant.key_id}")
+            echo(f"store        {tenant.store_id}\nname         {tenant.store_name}\nplan         {tenant.plan}")
+            echo(f"connected    {_when(tenant.connected_at)}\nkey updated  {_when(tenant.updated_at)}")
+            echo(f"webhooks     {'signing secret kept' if tenant.has_webhook_secret else 'no signing secret'}")
+            echo(f"master key   {tenant.key_id}")
             grants = await oauth.grants_of(tenant.store_id)
-            print(f"apps         {len(grants)} with live grants")
+            echo(f"apps         {len(grants)} with live grants")
             for grant in grants:
                 name = grant["client_name"] or "(no name)"
-                print(f"  {grant['client_id']}  {name}  {grant['scopes']}  until {_when(grant['expires'])}")
+                echo(f"  {grant['client_id']}  {name}  {grant['scopes']}  until {_when(grant['expires'])}")
             return ExitCode.OK
         _, revoked = await disconnect_store(store.disconnect, oauth, audit, args.tenant)
-        print(f"Disconnected {args.tenant}: its API key and secret deleted, {revoked} tokens revoked.")
+        echo(f"Disconnected {args.tenant}: its API key and secret deleted, {revoked} tokens revoked.")
         return ExitCode.OK
     finally:
         store.close()
@@ -103,7 +103,7 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
     from hajatek_mcp.server.tenants import MasterKeys, TenantStore  # noqa: PLC0415
 
     if args.keys_command == "generate":
-        print(MasterKeys.generate())
+        echo(MasterKeys.generate())
         return ExitCode.OK
     from hajatek_mcp.server.tenants.store import SCHEMA  # noqa: PLC0415
 
@@ -115,7 +115,7 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         store.close()
         backend.close()
-    print(
+    echo(
         f"Re-encrypted {changed} stores under master key {keys.primary_id}. Once every server runs with it first, "
         "the old keys can leave HAJATEK_MASTER_KEY."
     )
@@ -146,8 +146,8 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
         for name, schema in schemas.items():
             opened = backend.open(name, schema)
             (opened if isinstance(opened, Database) else Database(opened, schema)).close()
-            print(f"{schema.what}: schema {len(schema.postgres if backend.shared else schema.migrations)}")
+            echo(f"{schema.what}: schema {len(schema.postgres if backend.shared else schema.migrations)}")
     finally:
         backend.close()
-    print(f"Every store's tables are up to date in {backend.where}.")
+    echo(f"Every store's tables are up to date in {backend.where}.")
     return ExitCode.OK
