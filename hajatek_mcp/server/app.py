@@ -11,7 +11,6 @@ from contextlib import AbstractAsyncContextManager, ExitStack, asynccontextmanag
 from typing import TYPE_CHECKING, Any
 
 from mcp import MCPError
-from mcp.server.apps import client_supports_apps
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -23,6 +22,7 @@ from mcp.types import (
     GetPromptResult,
     InputRequiredResult,
     ListResourcesResult,
+    ListToolsResult,
     PaginatedRequestParams,
 )
 from pydantic import ValidationError
@@ -218,11 +218,12 @@ class HajatekServer(MCPServer[Any]):
     async def _handle_list_resources(
         self, ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
     ) -> ListResourcesResult:
-        """The resources; the views only for a client that negotiated MCP Apps (to the others they are nothing)."""
-        listed = await super()._handle_list_resources(ctx, params)
-        if not client_supports_apps(ctx):
-            listed.resources = [r for r in listed.resources if not ui.is_view(r.uri)]
-        return listed
+        return ui.visible_resources(ctx, await super()._handle_list_resources(ctx, params))
+
+    async def _handle_list_tools(
+        self, ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
+    ) -> ListToolsResult:
+        return ui.visible_tools(ctx, await super()._handle_list_tools(ctx, params))
 
     def close(self) -> None:
         """Close what the server opened when it was built, not per session (the lifespan closes those)."""

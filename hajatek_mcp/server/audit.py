@@ -23,7 +23,7 @@ __all__ = ["SCHEMA", "AuditLog", "ConfirmPath", "Outcome"]
 Outcome = Literal["preview", "executed", "declined", "cancelled", "refused", "failed", "unknown"]
 #: How a write was allowed: no guard applies, the user said yes (elicitation), a confirmation token, or the host
 #: approved it (``--confirm none``).
-ConfirmPath = Literal["not_guarded", "elicitation", "token", "host"]
+ConfirmPath = Literal["not_guarded", "elicitation", "token", "host", "app"]
 
 _SECRET_KEYS = ("token", "secret", "password", "api_key", "authorization")
 #: The longest string an entry keeps (an argument, the detail).

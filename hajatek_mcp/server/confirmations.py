@@ -124,6 +124,24 @@ class ConfirmationStore:
 
         await self._db.write(redeem)
 
+    async def decline(self, token: str, tool: str, arguments: Mapping[str, Any]) -> None:
+        """Use up ``token`` without running its call (the merchant said no), or raise :class:`ConfirmationError` as
+        :meth:`redeem` would, the target's state aside."""
+        digest, now, arguments_print = _digest(token), self._clock(), fingerprint(dict(arguments))
+
+        def decline(tx: Transaction) -> None:
+            row = tx.one(
+                "SELECT tool, arguments, state, expires_at, used_at FROM confirm_tokens "
+                "WHERE digest = ? AND store_id = ?",
+                (digest, self.store_id),
+            )
+            _check(row, tool=tool, arguments_print=arguments_print, state=row[2] if row else "", now=now, ttl=self.ttl)
+            used = "UPDATE confirm_tokens SET used_at = ? WHERE digest = ? AND used_at IS NULL"
+            if tx.execute(used, (now, digest)) != 1:
+                raise ConfirmationError("This confirm_token was already used; tokens work once.")
+
+        await self._db.write(decline)
+
     async def payload(self, token: str, tool: str, arguments: Mapping[str, Any]) -> Any:
         """The payload ``token`` was issued with, if it could be redeemed for this call now (checked as :meth:`redeem`
         checks it, the state aside: the caller compares the payload with the targets). Raises

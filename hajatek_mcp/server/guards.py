@@ -12,8 +12,10 @@ Guarded (the policy, :func:`plan_delete_product`, :func:`plan_order_status`, :fu
 
 How a yes is obtained, per request (``--confirm``):
 
-- ``auto``: when the client can elicit, the user is asked (``Resolve(Elicit(...))``, so it works in both protocol
-  eras); otherwise the preview-and-token path;
+- ``auto``: when the client renders MCP Apps, a confirmation card shows the preview and the merchant's click on
+  Approve applies it (:mod:`hajatek_mcp.server.ui.approve`: the token never reaches the model); else when the client
+  can elicit, the user is asked (``Resolve(Elicit(...))``, so it works in both protocol eras); otherwise the
+  preview-and-token path;
 - ``token``: the first call changes nothing and returns a preview and a single-use ``confirm_token`` bound to the
   tool, the exact arguments and the target's state; the second call carrying it executes;
 - ``none``: the host's own approval prompt is trusted.
@@ -31,10 +33,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, ParamSpec, TypeVar
 
+from mcp.server.apps import client_supports_apps
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import (
     Context,
@@ -130,6 +134,11 @@ class Confirm(BaseModel):
     confirm: bool = Field(description="Yes, do it")
 
 
+#: Set while the confirmation card's Approve runs a guarded call (:mod:`hajatek_mcp.server.ui.approve`): its token is
+#: redeemed as the merchant's click, audited with the path ``app``.
+APPROVING: ContextVar[bool] = ContextVar("hajatek_approving", default=False)
+
+
 class Decision(BaseModel):
     """What an ask resolver returns when it does not ask the user."""
 
@@ -218,7 +227,7 @@ def _seen(entries: list[dict[str, Any]], field: str, parse: Callable[[Any], V | 
     """The values of ``field`` the product had, newest write first, back to the newest value the merchant confirmed."""
     values: list[V | None] = []
     for entry in entries:
-        if entry["path"] in ("elicitation", "token") and field in entry["arguments"]:
+        if entry["path"] in ("elicitation", "token", "app") and field in entry["arguments"]:
             values.append(parse(entry["arguments"][field]))
             break
         if field in entry["before"]:
@@ -281,17 +290,22 @@ async def plan_update_product(
 
 def _decide(ctx: Context[Shop], plan: WritePlan, confirm_token: str | None) -> Decision | Elicit[Confirm]:
     options = ctx.request_context.lifespan_context.options
+    path: ConfirmPath
     if plan.error is not None:
-        return Decision(path="not_guarded")  # nothing to ask about: the call is refused
-    if confirm_token is not None:
-        return Decision(path="token")  # a token that is passed is always checked, even if no guard applies now
-    if not plan.guarded:
-        return Decision(path="not_guarded")
-    if options.confirm == "none":
-        return Decision(path="host")
-    if options.confirm == "token" or not can_ask_form(ctx):
-        return Decision(path="token")
-    return Elicit(f"{plan.preview}\nDo you want to go ahead?", Confirm)
+        path = "not_guarded"  # nothing to ask about: the call is refused
+    elif confirm_token is not None:  # a token that is passed is always checked, even if no guard applies now
+        path = "app" if APPROVING.get() else "token"
+    elif not plan.guarded:
+        path = "not_guarded"
+    elif options.confirm == "none":
+        path = "host"
+    elif options.confirm == "auto" and client_supports_apps(ctx):
+        path = "app"  # the confirmation card asks (hajatek_mcp.server.ui.approve)
+    elif options.confirm == "token" or not can_ask_form(ctx):
+        path = "token"
+    else:
+        return Elicit(f"{plan.preview}\nDo you want to go ahead?", Confirm)
+    return Decision(path=path)
 
 
 def can_ask_form(ctx: Context[Shop]) -> bool:

@@ -22,7 +22,7 @@ from hajatek_mcp.server.guards import Confirm, Decision, WritePlan, may_write
 from hajatek_mcp.server.shop import Shop
 from hajatek_mcp.server.views import View
 
-__all__ = ["Guarded", "guarded", "require_write_scope", "unguarded_write"]
+__all__ = ["APPROVAL_META", "Guarded", "guarded", "require_write_scope", "unguarded_write"]
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -30,7 +30,7 @@ T = TypeVar("T", bound=BaseModel)
 class Guarded(View, Generic[T]):
     """The result of a guarded tool: done, waiting for confirmation, or declined."""
 
-    outcome: Literal["done", "confirmation_required", "declined", "cancelled"]
+    outcome: Literal["done", "confirmation_required", "awaiting_approval", "declined", "cancelled"]
     result: T | None = None
     preview: str | None = Field(default=None, description="what the change would do")
     confirm_token: str | None = Field(default=None, description="pass in the same call once the merchant agrees")
@@ -82,10 +82,12 @@ async def guarded(
         path: ConfirmPath = "elicitation"
     else:
         path = Decision.model_validate(answer.data).path
-    if path == "token":
+    if path in ("token", "app"):
         if confirm_token is None:
             token = await shop.confirmations.issue(tool, args, plan.state)
-            await audit.record(tool, args, "preview", "token", target=plan.target)
+            await audit.record(tool, args, "preview", path, target=plan.target)
+            if path == "app":
+                return _awaiting_approval(shop, tool, args, plan.preview, token)
             step = (
                 f"Nothing was changed yet. Show the merchant the preview; if they agree, call {tool} again with the "
                 f"same arguments and confirm_token. The token works once and expires in {shop.confirmations.ttl:.0f} s."
@@ -102,13 +104,32 @@ async def guarded(
             await shop.confirmations.redeem(confirm_token, tool, args, plan.state)
         except ConfirmationError as exc:
             await audit.record(
-                tool, {**args, "confirm_token": confirm_token}, "refused", "token", target=plan.target, detail=str(exc)
+                tool, {**args, "confirm_token": confirm_token}, "refused", path, target=plan.target, detail=str(exc)
             )
             raise ToolError(f"{exc} Nothing was changed.") from None
     done = await unguarded_write(
         shop, tool, args, execute, path=path, target=plan.target, related=plan.related, before=plan.before
     )
     return shop.result(Guarded[Any](outcome="done", result=done))
+
+
+#: The key of a guarded result's ``_meta`` that carries the pending change to the confirmation card, and only to it:
+#: hosts hand a result's ``_meta`` to the view, not to the model, so the model never holds the token.
+APPROVAL_META = "hajatek/approval"
+
+
+def _awaiting_approval(shop: Shop, tool: str, args: dict[str, Any], preview: str, token: str) -> CallToolResult:
+    """The change waits for the merchant's click in the confirmation card; the model learns that, and no token."""
+    step = (
+        "Nothing was changed yet. The merchant sees this change in a confirmation card with Approve and Decline; "
+        "their click applies it or not. Do not call again: tell them it waits for their decision."
+    )
+    view = Guarded[Any](
+        outcome="awaiting_approval", preview=preview, expires_in=int(shop.confirmations.ttl), next_step=step
+    )
+    result = shop.result(view)
+    result.meta = {**(result.meta or {}), APPROVAL_META: {"tool": tool, "arguments": args, "confirm_token": token}}
+    return result
 
 
 async def unguarded_write(

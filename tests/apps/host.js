@@ -19,6 +19,11 @@ async function main() {
   });
   await client.connect(transport);
   const { tools } = await client.listTools();
+  // What a host puts in the model's tool list: the tools whose visibility includes "model" (the default).
+  state.modelTools = tools.filter((t) => (t._meta?.ui?.visibility ?? ["model", "app"]).includes("model")).map((t) => t.name);
+  state.allTools = tools.map((t) => t.name);
+  window.callTool = (name, args) => client.callTool({ name, arguments: args });
+  window.readResource = async (uri) => (await client.readResource({ uri })).contents[0].text;
   const tool = tools.find((t) => t.name === query.get("tool"));
   if (!tool) throw new Error(`no tool ${query.get("tool")}`);
   const uri = getToolUiResourceUri(tool);

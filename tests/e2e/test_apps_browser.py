@@ -333,3 +333,62 @@ def test_each_view_renders_in_light_dark_and_arabic_for_the_gallery(
     time.sleep(0.3)  # the dashboard's daily bars arrive after a second round trip
     shown.browser.top()
     shown.browser.screenshot(Path(os.environ.get("HAJATEK_APPS_GALLERY") or tmp_path) / f"{name}.png")
+
+
+def host_call(browser: Browser, source: str) -> Any:
+    """Await ``source`` (a promise expression) in the host page: the test host's own client, as a host would use it."""
+    browser.top()
+    return browser._call(  # WebDriver's async script: the last argument is the callback
+        "POST",
+        "/execute/async",
+        {"script": f"const done = arguments[arguments.length - 1]; ({source}).then(done, e => done(String(e)))",
+         "args": []},
+    )  # fmt: skip
+
+
+def price_of(browser: Browser, product: str) -> float:
+    return float(host_call(browser, f"window.callTool('get_product', {{product_id: '{product}'}})")
+                 ["structuredContent"]["price"])  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+def test_approve_in_the_card_applies_the_change_once_and_the_model_never_sees_the_cards_tool(
+    show: Callable[..., Shown], mode: str, tmp_path: Path
+) -> None:
+    product = "prod_0011" if mode == "legacy" else "prod_0012"
+    shown = show("update_product", {"product_id": product, "price": 1.0}, mode=mode)
+    assert "approve_change" in shown.state["allTools"]
+    assert "approve_change" not in shown.state["modelTools"]  # the host keeps the card's tool from the model
+    assert shown.state["result"]["structuredContent"]["outcome"] == "awaiting_approval"
+    assert shown.state["result"]["structuredContent"].get("confirm_token") is None
+    assert shown.until_inside("return document.body.dataset.state === 'awaiting'")
+    facts = shown.inside("return document.getElementById('facts').textContent")
+    assert facts == shown.state["result"]["structuredContent"]["preview"]
+    assert facts.startswith(f"This will cut the price of {product} from ")
+    before = price_of(shown.browser, product)
+    shown.browser.top()
+    shown.browser.screenshot(tmp_path / f"card-{mode}.png")
+    shown.inside("document.getElementById('approve').click(); return true")
+    assert shown.until_inside("return ['approved', 'failed'].includes(document.body.dataset.state)")
+    assert shown.inside("return document.body.dataset.state") == "approved"
+    assert shown.inside("return document.getElementById('approve').disabled") is True
+    assert price_of(shown.browser, product) == 1.0 != before
+    audit = json.loads(host_call(shown.browser, "window.readResource('hajatek://audit')"))["entries"]
+    executed = [e for e in audit if e["target"] == product and e["outcome"] == "executed"]
+    assert [e["path"] for e in executed] == ["app"]  # applied once, by the click
+    (clicked,) = [c for c in shown.wait("shown")["viewCalls"] if c["name"] == "approve_change"]
+    assert clicked["arguments"]["decision"] == "approve"
+
+
+def test_decline_or_closing_the_card_changes_nothing(show: Callable[..., Shown]) -> None:
+    declined = show("update_product", {"product_id": "prod_0013", "price": 1.0})
+    before = price_of(declined.browser, "prod_0013")
+    assert declined.until_inside("return document.body.dataset.state === 'awaiting'")
+    declined.inside("document.getElementById('decline').click(); return true")
+    assert declined.until_inside("return document.body.dataset.state === 'declined'")
+    assert price_of(declined.browser, "prod_0013") == before
+    closed = show("delete_product", {"product_id": "prod_0014"})
+    assert closed.until_inside("return document.body.dataset.state === 'awaiting'")
+    closed.browser.top()
+    closed.browser.script("window.tearDown()")
+    assert host_call(closed.browser, "window.callTool('get_product', {product_id: 'prod_0014'})")["isError"] is not True

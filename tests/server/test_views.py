@@ -34,6 +34,9 @@ async def test_a_host_with_apps_finds_each_view_and_reads_it(
     async with Client(make_server(), mode=mode, extensions=APPS) as host:  # type: ignore[arg-type]
         tools = {t.name: t for t in (await host.list_tools()).tools}
         listed = {str(r.uri): r for r in (await host.list_resources()).resources}
+        assert tools["approve_change"].meta == {
+            "ui": {"resourceUri": "ui://hajatek/confirm.html", "visibility": ["app"]}
+        }
         for tool, (stem, _, _) in VIEWS.items():
             uri = f"ui://hajatek/{stem}.html"
             assert tools[tool].meta == {"ui": {"resourceUri": uri}}
@@ -55,7 +58,9 @@ async def test_a_client_without_apps_sees_nothing_new_but_the_meta(
         host_tools = [model_visible(t) for t in (await host.list_tools()).tools]
     assert not any(uri.startswith("ui://") for uri in plain_resources)
     assert [uri for uri in host_resources if not uri.startswith("ui://")] == plain_resources
-    assert plain_tools == host_tools  # what the model reads does not grow
+    # What the model reads does not grow: the one tool more is the card's, which the host keeps from the model.
+    assert [t for t in host_tools if t["name"] != "approve_change"] == plain_tools
+    assert "approve_change" not in [t["name"] for t in plain_tools]
 
 
 async def test_a_server_without_the_catalog_toolset_serves_no_catalog_view(

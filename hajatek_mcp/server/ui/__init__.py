@@ -22,7 +22,10 @@ Views, each light or dark after the host's theme and right to left for an Arabic
   as bars, top products, and revenue by store-local day as a chart, which the view asks ``sales_report`` for through
   the host (the tool result has totals only);
 - the orders (``list_orders`` and ``get_order``, one view): a table with status badges and totals, or one order with
-  its facts, line items (Arabic names first in Arabic), totals, status history and the statuses it may move to.
+  its facts, line items (Arabic names first in Arabic), totals, status history and the statuses it may move to;
+- the confirmation card (``update_product``, ``delete_product``, ``update_order_status``): a guarded change's facts
+  with Approve and Decline, the click the model cannot make (:mod:`~hajatek_mcp.server.ui.approve`); for a change
+  that needed no yes, what was done.
 """
 
 from __future__ import annotations
@@ -31,13 +34,16 @@ from functools import cache
 from importlib import resources as package_files
 from typing import Any, Final
 
-from mcp.server.apps import APP_MIME_TYPE, Apps
+from mcp.server.apps import APP_MIME_TYPE, Apps, client_supports_apps
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.resources import FunctionResource
+from mcp.types import ListResourcesResult, ListToolsResult
 
 from hajatek_mcp.server.resources import LOW_STOCK
+from hajatek_mcp.server.ui.approve import ANNOTATIONS, GUARDED_TOOLS, approve_change
 
-__all__ = ["VIEWS", "extension", "is_view", "register", "tool_meta", "view_html"]
+__all__ = ["VIEWS", "extension", "is_view", "register", "tool_meta", "view_html", "visible_resources", "visible_tools"]
 
 #: Tool name → (view file stem, title, description).
 VIEWS: Final[dict[str, tuple[str, str, str]]] = {
@@ -45,6 +51,9 @@ VIEWS: Final[dict[str, tuple[str, str, str]]] = {
     "get_analytics": ("dashboard", "Analytics", "The period's totals, revenue by day, orders by status, top products."),
     "list_orders": ("orders", "Orders", "Orders with status badges and totals; one order with its items and history."),
     "get_order": ("orders", "Orders", "Orders with status badges and totals; one order with its items and history."),
+    **dict.fromkeys(
+        GUARDED_TOOLS, ("confirm", "Confirm a change", "A guarded change's facts with Approve and Decline.")
+    ),
 }
 
 
@@ -75,16 +84,43 @@ def view_html(stem: str) -> str:
     )
 
 
+def visible_resources(ctx: ServerRequestContext[Any], listed: ListResourcesResult) -> ListResourcesResult:
+    """``resources/list`` as ``ctx``'s client should see it: the views only if it negotiated MCP Apps."""
+    if not client_supports_apps(ctx):
+        listed.resources = [r for r in listed.resources if not is_view(r.uri)]
+    return listed
+
+
+def visible_tools(ctx: ServerRequestContext[Any], listed: ListToolsResult) -> ListToolsResult:
+    """``tools/list`` as ``ctx``'s client should see it: the card's app-only tool only if it negotiated MCP Apps (its
+    host then keeps it from the model)."""
+    if not client_supports_apps(ctx):
+        listed.tools = [t for t in listed.tools if "app" not in (t.meta or {}).get("ui", {}).get("visibility", ())]
+    return listed
+
+
 def extension() -> Apps:
     """The extension, advertised to 2026-07-28 clients in ``server/discover`` (:func:`register` adds the views)."""
     return Apps()
 
 
 def register(server: MCPServer[Any]) -> None:
-    """Serve the view of every tool ``server`` has that has one (read when a host asks for it, not at start)."""
+    """Serve the view of every tool ``server`` has that has one (read when a host asks for it, not at start), and the
+    confirmation card's app-only tool when a guarded tool is there."""
     present = {tool.name for tool in server._tool_manager.list_tools()}  # no public accessor
+    if any(tool in present for tool in GUARDED_TOOLS):
+        server.add_tool(
+            approve_change,
+            name="approve_change",
+            title=ANNOTATIONS.title,
+            description=" ".join((approve_change.__doc__ or "").split()),
+            annotations=ANNOTATIONS,
+            meta={"ui": {"resourceUri": _uri("confirm"), "visibility": ["app"]}},
+        )
+    served: set[str] = set()
     for tool, (stem, title, description) in VIEWS.items():
-        if tool in present:
+        if tool in present and stem not in served:
+            served.add(stem)
             server.add_resource(
                 FunctionResource(
                     uri=_uri(stem),
