@@ -362,16 +362,16 @@ def test_approve_in_the_card_applies_the_change_once_and_the_model_never_sees_th
     assert shown.state["result"]["structuredContent"]["outcome"] == "awaiting_approval"
     assert shown.state["result"]["structuredContent"].get("confirm_token") is None
     assert shown.until_inside("return document.body.dataset.state === 'awaiting'")
-    facts = shown.inside("return document.getElementById('facts').textContent")
+    facts = shown.inside("return document.querySelector('.card-facts').textContent")
     assert facts == shown.state["result"]["structuredContent"]["preview"]
     assert facts.startswith(f"This will cut the price of {product} from ")
     before = price_of(shown.browser, product)
     shown.browser.top()
     shown.browser.screenshot(tmp_path / f"card-{mode}.png")
-    shown.inside("document.getElementById('approve').click(); return true")
+    shown.inside("document.querySelector('.card-approve').click(); return true")
     assert shown.until_inside("return ['approved', 'failed'].includes(document.body.dataset.state)")
     assert shown.inside("return document.body.dataset.state") == "approved"
-    assert shown.inside("return document.getElementById('approve').disabled") is True
+    assert shown.inside("return document.querySelector('.card-approve').disabled") is True
     assert price_of(shown.browser, product) == 1.0 != before
     audit = json.loads(host_call(shown.browser, "window.readResource('hajatek://audit')"))["entries"]
     executed = [e for e in audit if e["target"] == product and e["outcome"] == "executed"]
@@ -384,7 +384,7 @@ def test_decline_or_closing_the_card_changes_nothing(show: Callable[..., Shown])
     declined = show("update_product", {"product_id": "prod_0013", "price": 1.0})
     before = price_of(declined.browser, "prod_0013")
     assert declined.until_inside("return document.body.dataset.state === 'awaiting'")
-    declined.inside("document.getElementById('decline').click(); return true")
+    declined.inside("document.querySelector('.card-decline').click(); return true")
     assert declined.until_inside("return document.body.dataset.state === 'declined'")
     assert price_of(declined.browser, "prod_0013") == before
     closed = show("delete_product", {"product_id": "prod_0014"})
@@ -392,3 +392,30 @@ def test_decline_or_closing_the_card_changes_nothing(show: Callable[..., Shown])
     closed.browser.top()
     closed.browser.script("window.tearDown()")
     assert host_call(closed.browser, "window.callTool('get_product', {product_id: 'prod_0014'})")["isError"] is not True
+
+
+def test_an_orders_next_status_button_moves_it_and_a_guarded_one_asks_in_the_card(show: Callable[..., Shown]) -> None:
+    shown = show("list_orders", {"status": "processing", "limit": 2})
+    first, second = (o["id"] for o in shown.state["result"]["structuredContent"]["orders"])
+    shown = show("get_order", {"order_id": first})
+    assert shown.until_inside("return document.querySelectorAll('#next button').length > 0")
+    labels = shown.inside("return [...document.querySelectorAll('#next button')].map(b => b.dataset.status)")
+    assert labels == shown.state["result"]["structuredContent"]["allowed_next"]
+    shown.inside("document.querySelector('#next button[data-status=shipped]').click(); return true")
+    assert shown.until_inside("return document.getElementById('moved').textContent === 'Moved to shipped.'")
+    assert shown.until_inside("return document.querySelector('[data-key=status]').textContent === 'shipped'")
+    order = host_call(shown.browser, f"window.callTool('get_order', {{order_id: '{first}'}})")
+    assert order["structuredContent"]["status"] == "shipped"  # unguarded: moved at once, the view shows it
+    shown = show("get_order", {"order_id": second})
+    assert shown.until_inside("return document.querySelectorAll('#next button').length > 0")
+    shown.inside("document.querySelector('#next button[data-status=cancelled]').click(); return true")
+    assert shown.until_inside("return document.getElementById('pending').dataset.state === 'awaiting'")
+    facts = shown.inside("return document.querySelector('#pending .card-facts').textContent")
+    assert second in facts
+    assert host_call(shown.browser, f"window.callTool('get_order', {{order_id: '{second}'}})")[
+        "structuredContent"]["status"] == "processing"  # fmt: skip
+    shown.inside("document.querySelector('#pending .card-approve').click(); return true")
+    assert shown.until_inside("return document.getElementById('pending').dataset.state === 'approved'")
+    assert shown.until_inside("return document.querySelector('[data-key=status]').textContent === 'cancelled'")
+    calls = [c["name"] for c in shown.wait("shown")["viewCalls"]]
+    assert calls[:2] == ["update_order_status", "approve_change"]

@@ -22,7 +22,8 @@ Views, each light or dark after the host's theme and right to left for an Arabic
   as bars, top products, and revenue by store-local day as a chart, which the view asks ``sales_report`` for through
   the host (the tool result has totals only);
 - the orders (``list_orders`` and ``get_order``, one view): a table with status badges and totals, or one order with
-  its facts, line items (Arabic names first in Arabic), totals, status history and the statuses it may move to;
+  its facts, line items (Arabic names first in Arabic), totals, status history, and a button per status it may move
+  to (``update_order_status`` through the host; a change that needs the merchant's yes shows the card in place);
 - the confirmation card (``update_product``, ``delete_product``, ``update_order_status``): a guarded change's facts
   with Approve and Decline, the click the model cannot make (:mod:`~hajatek_mcp.server.ui.approve`); for a change
   that needed no yes, what was done.
@@ -80,6 +81,7 @@ def view_html(stem: str) -> str:
     return (
         html.replace("/*BASE*/", (here / "base.css").read_text(encoding="utf-8"))
         .replace("/*BRIDGE*/", (here / "bridge.js").read_text(encoding="utf-8"))
+        .replace("/*CARD*/", (here / "card.js").read_text(encoding="utf-8"))
         .replace("__LOW_STOCK__", str(LOW_STOCK))
     )
 
