@@ -38,7 +38,7 @@ from pydantic import Field
 
 from hajatek_mcp.api import HajatekError
 from hajatek_mcp.server.confirmations import fingerprint
-from hajatek_mcp.server.guards import Confirm, Decision, can_ask_form
+from hajatek_mcp.server.guards import APPROVING, Confirm, Decision, can_ask_form
 from hajatek_mcp.server.safety import clean
 from hajatek_mcp.server.shop import Shop
 from hajatek_mcp.server.views import Money, View
@@ -152,7 +152,9 @@ class Reason(View):
         return [Reason(reason=r, ids=ids) for r, ids in by_reason.items()] or None
 
 
-Outcome = Literal["confirmation_required", "no_changes", "done", "partial", "declined", "cancelled"]
+Outcome = Literal[
+    "confirmation_required", "awaiting_approval", "no_changes", "done", "partial", "declined", "cancelled"
+]
 
 
 class BulkResult(View):
@@ -213,6 +215,8 @@ def ask_bulk(ctx: Context[Shop], plan: BulkPlan, confirm_token: str | None) -> D
     options = ctx.request_context.lifespan_context.options
     if plan.error is not None or confirm_token is None or not plan.items:
         return Decision(path="token")
+    if APPROVING.get():  # the confirmation card's Approve (hajatek_mcp.server.ui.approve): the click is the yes
+        return Decision(path="app")
     if options.confirm == "none":
         return Decision(path="host")
     if options.confirm == "token" or not can_ask_form(ctx):

@@ -11,6 +11,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
+from mcp.server.apps import client_supports_apps
 from mcp.server.mcpserver import (
     AcceptedElicitation,
     CancelledElicitation,
@@ -26,10 +27,10 @@ from hajatek_mcp.api import AuthenticationError, HajatekError, PermissionDeniedE
 from hajatek_mcp.server.audit import ConfirmPath
 from hajatek_mcp.server.bulk import Batch, BulkPlan, BulkResult, Item, ItemChange, ItemNote, Outcome, Reason
 from hajatek_mcp.server.confirmations import ConfirmationError
-from hajatek_mcp.server.guards import Confirm, Decision, can_ask_form
+from hajatek_mcp.server.guards import APPROVING, Confirm, Decision, can_ask_form
 from hajatek_mcp.server.safety import clean
 from hajatek_mcp.server.shop import Shop
-from hajatek_mcp.server.writes import require_write_scope, unguarded_write
+from hajatek_mcp.server.writes import APPROVAL_META, require_write_scope, unguarded_write
 
 __all__ = ["run_bulk"]
 
@@ -53,7 +54,7 @@ async def run_bulk(
     """Preview the batch, or (with the token) take the yes the answer carries and apply it with ``send`` per item."""
     await require_write_scope(shop, plan.tool, plan.arguments)
     if plan.error is not None:
-        path: ConfirmPath = "token" if confirm_token else "not_guarded"
+        path: ConfirmPath = ("app" if APPROVING.get() else "token") if confirm_token else "not_guarded"
         outcome: Literal["refused", "failed"] = "refused" if plan.refused else "failed"
         await shop.audit.record(plan.tool, _with(plan, confirm_token), outcome, path, detail=plan.error)
         raise ToolError(f"{plan.error} Nothing was changed.")
@@ -69,7 +70,7 @@ async def run_bulk(
     try:
         await shop.confirmations.redeem(confirm_token, plan.tool, plan.arguments, batch.digest)
     except ConfirmationError as exc:
-        await shop.audit.record(plan.tool, _with(plan, confirm_token), "refused", "token", detail=str(exc))
+        await shop.audit.record(plan.tool, _with(plan, confirm_token), "refused", path, detail=str(exc))
         raise ToolError(f"{exc} Nothing was changed.") from None
     return await _apply(shop, ctx, plan, batch, path=path, send=send)
 
@@ -92,6 +93,20 @@ async def _preview(shop: Shop, ctx: Context[Shop], plan: BulkPlan) -> CallToolRe
         return _result(shop, plan, "no_changes", skipped=skipped, next_step=step)
     batch = plan.batch
     token = await shop.confirmations.issue(plan.tool, plan.arguments, batch.digest, payload=batch.payload())
+    changes = [ItemChange.of(i, named=plan.named) for i in plan.items]
+    if shop.options.confirm == "auto" and client_supports_apps(
+        ctx
+    ):  # the confirmation card asks: no token for the model
+        await shop.audit.record(plan.tool, _with(plan, None), "preview", "app")
+        step = (
+            "Nothing was changed yet. The merchant sees this batch in a confirmation card with Approve and Decline; "
+            "their click applies it or not. Do not call again: tell them it waits for their decision."
+        )
+        fields = {"changes": changes, "skipped": skipped, "expires_in": int(shop.confirmations.ttl), "next_step": step}
+        result = _result(shop, plan, "awaiting_approval", **fields)
+        approval = {"tool": plan.tool, "arguments": plan.arguments, "confirm_token": token}
+        result.meta = {**(result.meta or {}), APPROVAL_META: approval}
+        return result
     await shop.audit.record(plan.tool, _with(plan, None), "preview", "token")
     asked = shop.options.confirm == "auto" and can_ask_form(ctx)
     step = (
@@ -99,7 +114,6 @@ async def _preview(shop: Shop, ctx: Context[Shop], plan: BulkPlan) -> CallToolRe
         f"and confirm_token{' (the merchant is then asked to confirm)' if asked else ''}. The token works once, for "
         f"this batch only, and expires in {shop.confirmations.ttl:.0f} s."
     )
-    changes = [ItemChange.of(i, named=plan.named) for i in plan.items]
     ttl = int(shop.confirmations.ttl)
     fields = {"changes": changes, "skipped": skipped, "confirm_token": token, "expires_in": ttl, "next_step": step}
     return _result(shop, plan, "confirmation_required", **fields)

@@ -135,3 +135,30 @@ async def test_confirm_token_mode_keeps_the_token_path_for_an_apps_host(
         preview = await structured(host, "update_product", {"product_id": PRODUCT, "price": round(price / 10, 2)})
         assert preview["outcome"] == "confirmation_required"
         assert preview["confirm_token"].startswith("cfm_")
+
+
+async def test_a_bulk_change_waits_for_the_card_too_and_applies_once_on_approve(
+    make_server: Callable[..., MCPServer[Shop]], mode: str
+) -> None:
+    async with Client(make_server(), mode=mode, extensions=APPS) as host:  # type: ignore[arg-type]
+        ids = [p["id"] for p in (await structured(host, "list_products", {"limit": 3}))["products"]]
+        before = {i: await price_of(host, i) for i in ids}
+        batch = {"product_ids": ids, "price_percent": -60}
+        result = await host.call_tool("bulk_update_products", batch)
+        assert not result.is_error, text(result)
+        assert result.structured_content is not None
+        assert result.structured_content["outcome"] == "awaiting_approval"
+        assert result.structured_content.get("confirm_token") is None
+        approval = (result.meta or {})[APPROVAL_META]
+        assert approval["confirm_token"] not in text(result)
+        assert {i: await price_of(host, i) for i in ids} == before  # nothing yet
+        done = await structured(host, "approve_change", {**approval, "decision": "approve"})
+        assert done["outcome"] == "done"
+        after = {i: await price_of(host, i) for i in ids}
+        assert all(after[i] < before[i] for i in ids)
+        again = await host.call_tool("approve_change", {**approval, "decision": "approve"})
+        assert again.is_error
+        assert {i: await price_of(host, i) for i in ids} == after
+        paths = {e["path"] for e in await audit_entries(host) if e["tool"] == "bulk_update_products"}
+        assert "app" in paths
+        assert "token" not in paths

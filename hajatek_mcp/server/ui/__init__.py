@@ -24,7 +24,8 @@ Views, each light or dark after the host's theme and right to left for an Arabic
 - the orders (``list_orders`` and ``get_order``, one view): a table with status badges and totals, or one order with
   its facts, line items (Arabic names first in Arabic), totals, status history, and a button per status it may move
   to (``update_order_status`` through the host; a change that needs the merchant's yes shows the card in place);
-- the confirmation card (``update_product``, ``delete_product``, ``update_order_status``): a guarded change's facts
+- the confirmation card (``update_product``, ``delete_product``, ``update_order_status`` and the two bulk tools): a
+  guarded change's facts
   with Approve and Decline, the click the model cannot make (:mod:`~hajatek_mcp.server.ui.approve`); for a change
   that needed no yes, what was done.
 """

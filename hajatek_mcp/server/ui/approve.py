@@ -27,8 +27,14 @@ from hajatek_mcp.server.writes import Guarded
 
 __all__ = ["ANNOTATIONS", "GUARDED_TOOLS", "approve_change"]
 
-#: The tools whose guarded changes the card confirms (the bulk tools keep their own batch confirmation).
-GUARDED_TOOLS = ("update_product", "delete_product", "update_order_status")
+#: The tools whose guarded changes the card confirms.
+GUARDED_TOOLS = (
+    "update_product",
+    "delete_product",
+    "update_order_status",
+    "bulk_update_products",
+    "bulk_update_order_status",
+)
 _TARGETS = ("product_id", "order_id")
 
 ANNOTATIONS = ToolAnnotations(
@@ -44,7 +50,9 @@ async def approve_change(
     ctx: Context[Shop],
     shop: Annotated[Shop, Resolve(current_shop)],
     *,
-    tool: Literal["update_product", "delete_product", "update_order_status"],
+    tool: Literal[
+        "update_product", "delete_product", "update_order_status", "bulk_update_products", "bulk_update_order_status"
+    ],
     arguments: dict[str, Any],
     confirm_token: str,
     decision: Literal["approve", "decline"],

@@ -25,7 +25,9 @@ const hajatekCard = (() => {
       root.dataset.state = "failed";
     } else if (pending(result)) {
       set(root, "title", "Confirm this change");
-      set(root, "facts", data.preview || "");
+      const lines = [data.preview || "", ...(Array.isArray(data.warnings) ? data.warnings : [])];
+      if (Array.isArray(data.changes)) lines.push(`${data.changes.length} items change, as listed in the preview.`);
+      set(root, "facts", lines.filter(Boolean).join("\n"));
       set(root, "expiry", data.expires_in ? `This question stays open for ${Math.round(data.expires_in / 60)} minutes.` : "");
       const approve = part(root, "approve");
       const decline = part(root, "decline");
