@@ -316,6 +316,8 @@ GALLERY = [
     ("dashboard-dark", "get_analytics", {"period": "7d"}, "dark", "en-US"),
     ("orders-light", "list_orders", {"limit": 8}, "light", "en-US"),
     ("order-dark-arabic", "get_order", {"order_id": "ord_000150"}, "dark", "ar-SA"),
+    ("card-light", "update_product", {"product_id": "prod_0021", "price": 1.0}, "light", "en-US"),
+    ("card-dark", "delete_product", {"product_id": "prod_0022"}, "dark", "en-US"),
 ]
 
 
@@ -325,7 +327,12 @@ def test_each_view_renders_in_light_dark_and_arabic_for_the_gallery(
 ) -> None:
     """Each view as a person sees it; with HAJATEK_APPS_GALLERY=DIR the screenshots go there (docs/apps/ is made so)."""
     shown = show(tool, arguments, theme=theme, locale=locale)
-    assert shown.until_inside("return document.body.dataset.renderMs !== undefined")
+    assert shown.until_inside(
+        "return document.body.dataset.renderMs !== undefined || document.body.dataset.state === 'awaiting'"
+    )
+    sizes = [size for size in shown.state["sizes"] if size["at"] >= shown.state["resultSentAt"]]
+    after = f"{sizes[0]['at'] - shown.state['resultSentAt']:.0f} ms" if sizes else "no size report"
+    print(f"{name}: {shown.state['view']['bytes']:,} bytes, shown {after} after the tool result")  # noqa: T201
     assert shown.inside("return [document.documentElement.dataset.theme, document.documentElement.dir]") == [
         theme,
         "rtl" if locale.startswith("ar") else "ltr",
