@@ -249,6 +249,10 @@ def test_the_dashboard_shows_the_figures_of_get_analytics_and_the_days_it_asked_
     assert asked["name"] == "sales_report"
     assert asked["arguments"] == {"since": data["start"][:10], "until": data["end"][:10], "group_by": "day"}
     assert bars == [[g["key"], g["revenue"]] for g in asked["result"]["structuredContent"]["groups"]]
+    dots = shown.inside(
+        "return [...document.querySelectorAll('#daily circle')].map(c => [c.dataset.day, Number(c.dataset.orders)])"
+    )
+    assert dots == [[g["key"], g["paid_orders"]] for g in asked["result"]["structuredContent"]["groups"]]
     assert len(bars) >= 7
     shown.browser.top()
     shown.browser.screenshot(tmp_path / f"dashboard-{mode}.png")

@@ -19,8 +19,8 @@ Views, each light or dark after the host's theme and right to left for an Arabic
 - the catalog (``list_products``): each product with its price in SAR and its stock, low stock (under
   :data:`~hajatek_mcp.server.resources.LOW_STOCK`) and out of stock marked, Arabic names first in Arabic;
 - the dashboard (``get_analytics``): revenue, orders, average order and new customers of the period, orders by status
-  as bars, top products, and revenue by store-local day as a chart, which the view asks ``sales_report`` for through
-  the host (the tool result has totals only);
+  as bars, top products, and revenue (bars) and paid orders (line) by store-local day, which the view asks
+  ``sales_report`` for through the host (the tool result has totals only);
 - the orders (``list_orders`` and ``get_order``, one view): a table with status badges and totals, or one order with
   its facts, line items (Arabic names first in Arabic), totals, status history, and a button per status it may move
   to (``update_order_status`` through the host; a change that needs the merchant's yes shows the card in place);
