@@ -79,6 +79,7 @@ def test_a_view_is_one_self_contained_document_within_budget(stem: str) -> None:
     assert "/*BASE*/" not in html
     assert "/*BRIDGE*/" not in html
     assert "/*CARD*/" not in html
+    assert "<!--CARD-->" not in html
     assert "__LOW_STOCK__" not in html
     # Nothing fetched: no external script, style, font, image or frame, no network call from script.
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html, re.IGNORECASE)

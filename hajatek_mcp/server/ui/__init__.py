@@ -83,6 +83,7 @@ def view_html(stem: str) -> str:
         html.replace("/*BASE*/", (here / "base.css").read_text(encoding="utf-8"))
         .replace("/*BRIDGE*/", (here / "bridge.js").read_text(encoding="utf-8"))
         .replace("/*CARD*/", (here / "card.js").read_text(encoding="utf-8"))
+        .replace("<!--CARD-->", (here / "card.html").read_text(encoding="utf-8").strip())
         .replace("__LOW_STOCK__", str(LOW_STOCK))
     )
 
