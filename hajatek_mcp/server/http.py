@@ -68,6 +68,11 @@ HttpTransport = Literal["streamable-http", "sse"]
 MAX_REQUEST_BODY: Final = 4 * 1024 * 1024
 #: Seconds uvicorn waits for open streams (SSE, GET /mcp) on shutdown before closing them.
 _GRACEFUL_SHUTDOWN: Final = 3
+#: Seconds an idle keep-alive connection stays open (uvicorn's default is 5). Longer than a balancer keeps an idle
+#: connection to a replica (HAProxy purges its idle ones within seconds, an AWS ALB after 60 s): when the replica
+#: closed first, the balancer's next request on that connection dies unanswered, and a request that may have arrived
+#: is not resent (HAProxy logs it "SD--"; the client sees "Server disconnected without sending a response").
+_KEEP_ALIVE: Final = 75
 
 _LOOPBACK_HOSTS: Final = ("127.0.0.1", "localhost", "[::1]")
 _WILDCARD_BINDS: Final = frozenset({"0.0.0.0", "::", "[::]", ""})  # noqa: S104  # names to recognise, not to bind
@@ -378,6 +383,7 @@ def serve_http(
         log_config=None,  # keep the CLI's stderr logging; access lines carry method, path and status, no headers
         server_header=False,
         timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN,
+        timeout_keep_alive=_KEEP_ALIVE,
     )
     hide_queries_in_access_log()  # ... and no query string either
     uvicorn.Server(config).run()
