@@ -146,6 +146,6 @@ def serve(
     log_config["handlers"]["access"]["stream"] = "ext://sys.stderr"  # uvicorn's default is stdout
     # Idle connections stay open 75 s, as behind nginx's default, not uvicorn's 5 s: a client keeping its own for 5 s
     # (httpx's default) would race the server's close and lose a request it cannot safely resend.
-    config = uvicorn.Config(app, host=host, port=port, log_config=log_config, log_level="info", timeout_keep_alive=75)
-    server = uvicorn.Server(config)
+    settings = uvicorn.Config(app, host=host, port=port, log_config=log_config, log_level="info", timeout_keep_alive=75)
+    server = uvicorn.Server(settings)
     server.run(sockets=sockets)

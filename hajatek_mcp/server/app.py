@@ -48,30 +48,15 @@ from hajatek_mcp.server.events import WEBHOOK_PATH, EventInbox
 from hajatek_mcp.server.exports import SCHEMA as EXPORTS_SCHEMA
 from hajatek_mcp.server.exports import ExportStore
 from hajatek_mcp.server.fanout import relay_for
-from hajatek_mcp.server.guards import CONFIRM_HINT
+from hajatek_mcp.server.instructions import instructions
 from hajatek_mcp.server.locks import TargetLocks
-from hajatek_mcp.server.options import TOOLSETS, ServerOptions
+from hajatek_mcp.server.options import ServerOptions
 from hajatek_mcp.server.receiver import EventHub, webhook_route
+from hajatek_mcp.server.schemas import inline_refs, published, slim
 from hajatek_mcp.server.shop import OpenShops, Shop, bind_request_shop, request_shop
 from hajatek_mcp.server.tools import TOOLS, ToolSpec
 
 __all__ = ["HajatekServer", "assemble_server", "build_server", "request_store", "selected_tools", "unavailable_tools"]
-
-#: How the instructions name each tool; a toolset's line lists only the tools this server registers.
-_HINTS = {
-    "get_store": "get_store first (its local time: no guessing what 'today' is)",
-    "list_products": "list_products (category, search, stock_below)",
-    "list_orders": "list_orders (status, customer_id, since/until)",
-    "get_order": "get_order (customer, Arabic names, history, payment)",
-    "list_customers": "list_customers (search a name in any spelling, email or phone)",
-    "get_customer": "get_customer (their latest orders)",
-    "restock_report": "restock_report (what to reorder)",
-    "get_analytics": "get_analytics (Hajatek's fixed periods)",
-    "sales_report": "sales_report for any period in store-local days, groups, comparisons (never sum a page yourself)",
-    "export_orders": "export_orders (CSV at csv_uri; its summary has the counts and totals)",
-    "list_events": "list_events: what Hajatek reported (new orders, payments, low stock); subscribe to "
-    "hajatek://events",
-}
 
 
 def selected_tools(options: ServerOptions) -> list[ToolSpec]:
@@ -93,93 +78,6 @@ def unavailable_tools(options: ServerOptions) -> dict[str, str]:
     return reasons
 
 
-def _instructions(options: ServerOptions) -> str:
-    tools = selected_tools(options)
-    lines = [
-        "Tools for one Hajatek store (Saudi e-commerce; money in SAR; times in UTC unless marked store-local).",
-        *(
-            "- " + ", ".join(_HINTS.get(t.name, t.name) for t in tools if t.toolset == name)
-            for name in TOOLSETS
-            if name in options.toolsets
-        ),
-        "Lists are paged: when has_more is true, call again with page=next_page. A search that stops at its bound "
-        "says so (complete: false) and how to go on.",
-    ]
-    if any(t.name.startswith("bulk_") for t in tools):
-        lines.append("Several changes at once: the bulk_ tools (one preview, one confirmation), not one call each.")
-    if options.read_only:
-        lines.append("Read-only mode: nothing can be changed.")
-    elif options.confirm != "none":
-        lines.append(CONFIRM_HINT)
-    if options.sandbox:
-        lines.append("This is the SANDBOX demo store, not a live shop: changes affect no real customer.")
-    return "\n".join(lines)
-
-
-def _slim(schema: Any) -> None:
-    """Make a generated schema lean without changing what it accepts or promises.
-
-    Drops pydantic's ``title`` keys (they repeat the property names) and writes an optional ``X | None = None``
-    as plain ``X``: the property is already optional by not being required. Every byte is paid on every list.
-    """
-    if isinstance(schema, dict):
-        if isinstance(schema.get("title"), str):
-            del schema["title"]
-        options = schema.get("anyOf")
-        optional = "default" in schema and schema["default"] is None
-        if optional and isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
-            del schema["default"]
-            del schema["anyOf"]
-            other = next(o for o in options if o != {"type": "null"})
-            for key, value in other.items():
-                schema.setdefault(key, value)
-        for key, value in schema.items():
-            if key == "properties" and isinstance(value, dict):
-                for prop in value.values():
-                    _slim(prop)
-            else:
-                _slim(value)
-    elif isinstance(schema, list):
-        for item in schema:
-            _slim(item)
-
-
-class _Recursive(Exception):
-    """A schema that refers to itself cannot be inlined."""
-
-
-def _inline_refs(schema: dict[str, Any]) -> None:
-    """Replace each ``$ref`` to the schema's own ``$defs`` by the definition itself, and drop ``$defs``.
-
-    Same meaning, but a client's validator no longer resolves a reference for every row of a listing (the SDK client
-    re-validates each result with ``jsonschema``; see docs/benchmarks.md). A recursive schema is left as it is.
-    """
-    defs = schema.get("$defs")
-    if not isinstance(defs, dict):
-        return
-
-    def resolve(node: Any, stack: frozenset[str]) -> Any:
-        if isinstance(node, list):
-            return [resolve(item, stack) for item in node]
-        if not isinstance(node, dict):
-            return node
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/$defs/"):
-            name = ref.removeprefix("#/$defs/")
-            if name in stack or name not in defs:
-                raise _Recursive(name)
-            target = resolve(defs[name], stack | {name})
-            return {**target, **{k: resolve(v, stack) for k, v in node.items() if k != "$ref"}}
-        return {k: resolve(v, stack) for k, v in node.items() if k != "$defs"}
-
-    try:
-        inlined = resolve(schema, frozenset())
-    except _Recursive:
-        return
-    schema.clear()
-    schema.update(inlined)
-
-
 def _tool(spec: ToolSpec) -> Tool:
     tool = StrictTool.from_function(
         spec.fn,
@@ -189,11 +87,13 @@ def _tool(spec: ToolSpec) -> Tool:
         annotations=spec.annotations,
         meta=ui.tool_meta(spec.name),
     )
-    _slim(tool.parameters)
-    tool.parameters["additionalProperties"] = False  # unknown arguments are refused (StrictTool), not ignored
+    assert isinstance(tool, StrictTool)  # noqa: S101  # from_function builds its own class (typed as Tool)
+    slim(tool.parameters)
+    tool.declared = tool.parameters  # what the arguments are checked and explained against
+    tool.parameters = {**published(tool.parameters), "additionalProperties": False}  # unknown ones are refused
     if tool.fn_metadata.output_schema is not None:
-        _slim(tool.fn_metadata.output_schema)
-        _inline_refs(tool.fn_metadata.output_schema)
+        slim(tool.fn_metadata.output_schema)
+        inline_refs(tool.fn_metadata.output_schema)
     return tool
 
 
@@ -298,7 +198,7 @@ def assemble_server(
         "hajatek",
         title="Hajatek store" + (" (sandbox)" if options.sandbox else ""),
         description="Run a Hajatek store: catalog, orders, customers, analytics and store events.",
-        instructions=_instructions(options),
+        instructions=instructions(options, selected_tools(options)),
         version=__version__,
         website_url="https://github.com/hajatek/hajatek-mcp",
         lifespan=lifespan,

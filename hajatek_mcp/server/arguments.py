@@ -16,7 +16,7 @@ from typing import Any
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from pydantic_core import ErrorDetails
 
 from hajatek_mcp.server.safety import quote
@@ -27,8 +27,12 @@ __all__ = ["StrictTool", "describe"]
 class StrictTool(Tool):
     """A tool that refuses unknown arguments and explains refused values in plain words."""
 
+    declared: dict[str, Any] = Field(default_factory=dict, exclude=True)
+    """The input schema as declared, with every bound and hint; ``parameters`` is what the model is shown, which
+    may be leaner (:func:`hajatek_mcp.server.schemas.published`). Refusals are explained from this one."""
+
     async def run(self, arguments: dict[str, Any], context: Context[Any, Any], convert_result: bool = False) -> Any:
-        properties: dict[str, Any] = self.parameters.get("properties", {})
+        properties: dict[str, Any] = (self.declared or self.parameters).get("properties", {})
         unknown = [name for name in arguments if name not in properties]
         if unknown:
             raise ToolError(f"Error executing tool {self.name}: {_unknown(unknown, properties)}")

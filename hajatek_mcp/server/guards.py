@@ -80,10 +80,6 @@ REFERENCE_SCAN = 500
 #: lookup by id): on a larger catalog the agent is asked to list or search for it first, which takes one request,
 #: instead of a walk that would use minutes of a limited plan's budget.
 LOOKUP_PAGES = 20
-CONFIRM_HINT = (
-    "Destructive changes need the merchant's yes: the client asks them, or the first call returns a preview and a "
-    "confirm_token to pass in a second identical call once they agree."
-)
 
 T = TypeVar("T", bound=BaseModel)
 V = TypeVar("V", Decimal, int)

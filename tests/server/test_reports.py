@@ -376,11 +376,14 @@ async def test_an_upstream_failure_mid_walk_is_an_error_that_says_what_happened(
             assert not (await client.call_tool(tool, arguments)).is_error
 
 
-async def test_get_analytics_says_what_revenue_is_and_where_local_periods_are(connect: Connect) -> None:
+async def test_get_analytics_says_where_local_periods_are_and_the_instructions_what_revenue_is(
+    connect: Connect,
+) -> None:
     async with connect() as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
+        instructions = client.instructions or ""
     description = tools["get_analytics"].description or ""
-    assert "VAT and shipping" in description
     assert "UTC midnight" in description
     assert "sales_report" in description
-    assert "VAT and shipping" in (tools["sales_report"].description or "")
+    assert "store-local" in (tools["sales_report"].description or "")
+    assert "Revenue: order totals with VAT and shipping, of processing, shipped and delivered orders." in instructions

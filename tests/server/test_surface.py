@@ -11,7 +11,7 @@ import pytest
 from mcp import MCPError
 from mcp.types import PromptReference, ResourceTemplateReference, TextResourceContents
 
-from hajatek_mcp.server.app import _inline_refs
+from hajatek_mcp.server.schemas import inline_refs as _inline_refs
 from tests.support import Connect
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "tools_list.json"

@@ -18,9 +18,8 @@ from hajatek_mcp.server.views import AnalyticsView
 async def get_analytics(
     shop: Annotated[Shop, Resolve(current_shop)], period: AnalyticsPeriod = "30d"
 ) -> Annotated[CallToolResult, AnalyticsView]:
-    """Hajatek's totals for a fixed period from UTC midnight: revenue (order totals with VAT and shipping of
-    processing, shipped and delivered orders), orders by status, top products, new customers. For store-local
-    dates, groups or comparisons use sales_report."""
+    """Hajatek's totals from UTC midnight: revenue, orders by status, top products, new customers. For local dates,
+    groups or comparisons: sales_report."""
     return shop.result(AnalyticsView.of(await shop.client.get_analytics_summary(period)))
 
 

@@ -89,9 +89,8 @@ async def bulk_update_products(
     status: ProductStatus | None = None,
     confirm_token: ConfirmToken | None = None,
 ) -> Annotated[CallToolResult, BulkResult]:
-    """Change up to 100 products, picked by product_ids or by category/search: set price, stock or status, or move
-    the price by price_percent or price_amount. The first call changes nothing: it previews every item (old → new)
-    with a confirm_token; repeat the call with it once the merchant agrees."""
+    """Change up to 100 products (product_ids, or category/search): set price, stock or status, or move prices by
+    price_percent (-15: 15% off) or price_amount. Guarded."""
 
     async def send(item: Item) -> ProductView:
         return ProductView.of(await shop.client.update_product(item.id, ProductUpdate.model_validate(item.after)))
@@ -111,8 +110,7 @@ async def bulk_update_order_status(
     note: Note | None = None,
     confirm_token: ConfirmToken | None = None,
 ) -> Annotated[CallToolResult, BulkResult]:
-    """Move up to 100 orders to one status. The first call changes nothing: it previews every order (old → new;
-    moves the lifecycle forbids are skipped) with a confirm_token; repeat the call with it once the merchant agrees."""
+    """Move orders to one status; moves the lifecycle forbids are skipped. Guarded."""
 
     async def send(item: Item) -> OrderDetail:
         return OrderDetail.of(await shop.client.update_order_status(item.id, status, note=note))

@@ -59,8 +59,7 @@ async def list_products(
     page: PageNumber = 1,
     limit: Limit = 20,
 ) -> Annotated[CallToolResult, ProductListing]:
-    """Products with price (SAR) and stock, newest first. Filter by category, search text or stock_below; follow
-    next_page."""
+    """Products. search: a name (Arabic or English) or a SKU; sort=stock: lowest stock first."""
     if stock_below is not None or sort == "stock":
         # The API filters by category and search only: the server reads the catalog (bounded) and does the rest.
         walk = await products_upto(shop.client, category=category, search=search, max_requests=reporting.CATALOG_PAGES)
@@ -117,7 +116,7 @@ async def create_product(
     sku: Sku | None = None,
     status: ProductStatus = "active",
 ) -> Annotated[CallToolResult, ProductView]:
-    """Add a product to the catalog. Not idempotent: if a call fails with an unknown outcome, search for it first."""
+    """Add a product. Not idempotent: after an unknown outcome, search for it before retrying."""
     new = ProductCreate(
         name=name,
         price=price,
@@ -168,8 +167,7 @@ async def update_product(
     status: ProductStatus | None = None,
     confirm_token: ConfirmToken | None = None,
 ) -> Annotated[CallToolResult, Guarded[ProductView]]:
-    """Change only the fields you pass. Big price cuts or stock to 0 need the merchant's yes: given a preview, show
-    it and repeat the call with its confirm_token."""
+    """Change the fields passed. Guarded for a big price cut or stock 0."""
     fields = {
         "name": name,
         "price": price,
@@ -203,8 +201,7 @@ async def delete_product(
     product_id: ProductId,
     confirm_token: ConfirmToken | None = None,
 ) -> Annotated[CallToolResult, Guarded[DeletedView]]:
-    """Delete a product (past orders keep their lines). Needs the merchant's yes: given a preview, show it and repeat
-    the call with its confirm_token."""
+    """Delete a product; past orders keep their lines. Guarded."""
 
     async def execute() -> DeletedView:
         deleted = await shop.client.delete_product(product_id)

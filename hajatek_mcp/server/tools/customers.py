@@ -27,8 +27,7 @@ Search = Annotated[str, Field(min_length=1, max_length=100, description="name (A
 async def list_customers(
     shop: Annotated[Shop, Resolve(current_shop)], search: Search | None = None, page: PageNumber = 1, limit: Limit = 20
 ) -> Annotated[CallToolResult, CustomerPage]:
-    """Customers newest first, with contact details, order count and total spent (SAR). Follow next_page. search
-    matches any spelling of a name or phone (no totals: get_customer has them)."""
+    """Customers. search: a name in any spelling, an email or a phone (then no totals: get_customer has them)."""
     if search is not None:
         return await _search(shop, search, page, limit)
     result = await shop.client.list_customers(page=page, limit=limit)

@@ -38,7 +38,7 @@ async def list_events(
     since: Annotated[datetime | None, Field(description="received at or after; ISO 8601, UTC if no offset")] = None,
     limit: Annotated[int, Field(ge=1, le=100)] = 20,
 ) -> Annotated[CallToolResult, EventList]:
-    """Store events Hajatek sent (new orders, status changes, payments, new products, low stock), newest first."""
+    """Events Hajatek sent: orders, payments, new products, low stock."""
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
     events = [EventView(**e) for e in await shop.inbox.recent(type=type, since=since, limit=limit)]

@@ -180,10 +180,8 @@ async def export_orders(
     since: Moment | None = None,
     until: Moment | None = None,
 ) -> Annotated[CallToolResult, ExportSummary]:
-    """Every matching order as CSV (with customer and city) at csv_uri for 24 h, plus counts and value by status.
-
-    Walks all pages. Small exports also come inline. since/until filter on created_at.
-    """
+    """All matching orders as CSV at csv_uri for 24 h, with counts and value by status. since/until: UTC, on
+    created_at."""
     start, end = _utc(since), _utc(until)
     if start and end and start > end:
         raise ToolError("'since' is after 'until': swap them or widen the window.")

@@ -37,7 +37,7 @@ ORDER_PAGES = 20
 async def get_product(
     shop: Annotated[Shop, Resolve(current_shop)], product_id: ProductId
 ) -> Annotated[CallToolResult, ProductView]:
-    """One product by id: names (Arabic too), SKU, category, price (SAR), stock, status, created."""
+    """One product: names (Arabic too), SKU, category, price, stock, status."""
     try:
         product = await shop.client.find_product(product_id, max_pages=LOOKUP_PAGES)
     except LookupLimitError as exc:
@@ -49,7 +49,7 @@ async def get_product(
 async def get_customer(
     shop: Annotated[Shop, Resolve(current_shop)], customer_id: CustomerId
 ) -> Annotated[CallToolResult, CustomerDetail]:
-    """One customer: contact details, order count and total spent (SAR), and their latest orders with status."""
+    """One customer: contacts, order count, total spent and latest orders."""
     entry = await shop.directory.get(customer_id)
     if entry is None:
         coverage = await shop.directory.refresh(shop.client)

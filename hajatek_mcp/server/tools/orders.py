@@ -40,8 +40,7 @@ async def list_orders(
     page: PageNumber = 1,
     limit: Limit = 20,
 ) -> Annotated[CallToolResult, OrderPage]:
-    """Orders newest first: id, status, total (SAR), units, customer, created (UTC). Follow next_page for more.
-    customer_id/since/until: a bounded search; go on with until=resume_until."""
+    """Orders by status, customer_id or since/until."""
     if customer_id is None and since is None and until is None:
         result = await shop.client.list_orders(status=status, page=page, limit=limit)
         view = OrderPage(
@@ -105,8 +104,7 @@ def _utc(moment: datetime | None) -> str | None:
 async def get_order(
     shop: Annotated[Shop, Resolve(current_shop)], order_id: OrderId
 ) -> Annotated[CallToolResult, OrderDetail]:
-    """One order in full: customer name and city, lines (with Arabic names), totals with VAT, address, status history
-    with notes (source: api, audit or event), payment state, and the statuses it may move to next."""
+    """An order in full: customer, lines, totals with VAT, address, history, payment, allowed_next."""
     order = await shop.client.get_order(order_id)
     view = OrderDetail.of(order)
     return shop.result(view, await enrich(shop, order, view))
@@ -123,8 +121,7 @@ async def update_order_status(
     note: Annotated[str | None, Field(max_length=500, description="reason, kept on the order")] = None,
     confirm_token: ConfirmToken | None = None,
 ) -> Annotated[CallToolResult, Guarded[OrderDetail]]:
-    """Move an order along pending→processing→shipped→delivered (see allowed_next). Cancel or refund needs the
-    merchant's yes: given a preview, show it and repeat the call with its confirm_token."""
+    """Move an order pending→processing→shipped→delivered (see allowed_next). Cancel and refund are guarded."""
     arguments = {"order_id": order_id, "status": status, "note": note}
 
     async def execute() -> OrderDetail:

@@ -56,9 +56,8 @@ async def sales_report(
     ] = None,
     top: Top = 10,
 ) -> Annotated[CallToolResult, SalesReport]:
-    """Sales over a period in store-local time: revenue (order totals with VAT and shipping of processing, shipped
-    and delivered orders), orders, units, cancellations, refunds; grouped (weeks start on Sunday), optionally
-    compared."""
+    """Sales by store-local day: revenue, orders, units, cancellations, refunds; grouped (weeks start Sunday),
+    optionally compared; until inclusive."""
     zone = await ZONES.get(shop.client)
     now = _now(shop)
     try:
@@ -187,8 +186,8 @@ async def restock_report(
     category: Category | None = None,
     limit: Annotated[int, Field(ge=1, le=100)] = 20,
 ) -> Annotated[CallToolResult, RestockReport]:
-    """Products to restock, most urgent first: out of stock, below low_stock, or fewer days of cover than
-    target_days at the rate sold over the last days; with units sold, days of cover and a reorder quantity."""
+    """What to reorder, most urgent first: out of stock, under low_stock, or under target_days of cover at the recent
+    pace."""
     report = await restock(
         shop.client,
         _now(shop),

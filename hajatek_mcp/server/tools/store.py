@@ -25,8 +25,7 @@ class StoreNow(StoreView):
 
 @upstream
 async def get_store(shop: Annotated[Shop, Resolve(current_shop)]) -> Annotated[CallToolResult, StoreNow]:
-    """The store's name, currency, country, timezone, current local time and plan. Call first to know which store
-    you act on."""
+    """Store name, currency, timezone, local time and plan. Call first."""
     store = await shop.client.get_store()
     zone = ZONES.put(shop.store_id, store.timezone)
     now = datetime.fromtimestamp(shop.options.clock(), UTC)
