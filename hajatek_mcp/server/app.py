@@ -49,6 +49,7 @@ from hajatek_mcp.server.exports import SCHEMA as EXPORTS_SCHEMA
 from hajatek_mcp.server.exports import ExportStore
 from hajatek_mcp.server.fanout import relay_for
 from hajatek_mcp.server.instructions import instructions
+from hajatek_mcp.server.lazy import LazyPrompts, LazyTools
 from hajatek_mcp.server.locks import TargetLocks
 from hajatek_mcp.server.options import ServerOptions
 from hajatek_mcp.server.receiver import EventHub, webhook_route
@@ -202,7 +203,6 @@ def assemble_server(
         version=__version__,
         website_url="https://github.com/hajatek/hajatek-mcp",
         lifespan=lifespan,
-        tools=[_tool(spec) for spec in selected_tools(options)],
         log_level="WARNING",
         subscriptions=hub.bus,
         middleware=[bind_request_shop],  # every handler finds the shop of its request (see shop.py)
@@ -220,9 +220,12 @@ def assemble_server(
     if hub.relay is not None:
         server.readiness["redis"] = hub.relay.link.ping
     hub.install(server)
+    present = [spec.name for spec in selected_tools(options)]
+    # Built on first read, after initialize is answered (see lazy.py); the SDK takes no registry of ours.
+    server._tool_manager = LazyTools(lambda: [*map(_tool, selected_tools(options)), *ui.app_tools(present)])
+    server._prompt_manager = LazyPrompts(lambda: prompts.register(server, options))
     resources.register(server, options)
-    ui.register(server)
-    prompts.register(server, options)
+    ui.register(server, present)
     return server
 
 

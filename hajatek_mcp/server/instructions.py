@@ -9,7 +9,6 @@ server names no write tool and no confirmation.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from typing import Final
 
@@ -66,7 +65,7 @@ def instructions(options: ServerOptions, tools: Sequence[ToolSpec]) -> str:
         lines.append(_REVENUE)
     if options.read_only:
         lines.append("Read-only mode: nothing can be changed.")
-    elif options.confirm != "none" and any("confirm_token" in inspect.signature(t.fn).parameters for t in tools):
+    elif options.confirm != "none" and any(t.guarded for t in tools):
         lines.append(CONFIRM_RULE)
     if any(name.startswith("bulk_") for name in names):
         lines.append(_BULK)

@@ -53,7 +53,8 @@ Money = Annotated[
 
 
 class View(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Built on first use (a tool result, an output schema), not at import: the server answers initialize sooner.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 def compact_json(data: Any) -> str:

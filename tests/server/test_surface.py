@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
 import os
 from pathlib import Path
@@ -12,6 +14,7 @@ from mcp import MCPError
 from mcp.types import PromptReference, ResourceTemplateReference, TextResourceContents
 
 from hajatek_mcp.server.schemas import inline_refs as _inline_refs
+from hajatek_mcp.server.tools import TOOLS
 from tests.support import Connect
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "tools_list.json"
@@ -215,3 +218,12 @@ async def test_an_unknown_prompt_or_bad_argument_is_invalid_params_not_an_intern
     assert "no_such_prompt" in unknown.value.message
     assert bad.value.code == -32602
     assert "period" in bad.value.message
+
+
+def test_each_registry_row_names_its_function_and_says_whether_it_takes_a_confirm_token() -> None:
+    for spec in TOOLS:
+        module = importlib.import_module(f"hajatek_mcp.server.tools.{spec.module}")
+        assert spec.name in module.__all__, spec
+        assert spec.fn.__name__ == spec.name
+        assert spec.guarded == ("confirm_token" in inspect.signature(spec.fn).parameters), spec.name
+    assert len({spec.name for spec in TOOLS}) == len(TOOLS)

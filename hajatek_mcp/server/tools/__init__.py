@@ -1,54 +1,43 @@
-"""The one visible registry of tools; each module lists its tools with their metadata, this one their order.
+"""The one visible registry of tools: each tool's name, module and metadata, in the order ``tools/list`` shows.
 
-The order is what ``tools/list`` shows: by toolset, and within one, the everyday look-up first, then its changes,
-then the reports.
+The order is by toolset, and within one, the everyday look-up first, then its changes, then the reports. The tool
+functions are imported when the tools are built (on the first ``tools/list`` or call: see
+:mod:`hajatek_mcp.server.lazy`), not when the server starts: the ``initialize`` answer and the instructions need only
+this table. ``tests/server/test_surface.py`` checks each row against its function.
 """
 
 from __future__ import annotations
 
-from hajatek_mcp.server.tools import (
-    analytics,
-    bulk,
-    catalog,
-    customers,
-    events,
-    export,
-    lookups,
-    orders,
-    reports,
-    store,
-)
 from hajatek_mcp.server.tools.base import ToolSpec
 
 __all__ = ["TOOLS", "ToolSpec"]
 
-ORDER = (
-    "get_store",
-    "list_products",
-    "get_product",
-    "create_product",
-    "update_product",
-    "delete_product",
-    "bulk_update_products",
-    "restock_report",
-    "list_orders",
-    "get_order",
-    "update_order_status",
-    "bulk_update_order_status",
-    "export_orders",
-    "list_customers",
-    "get_customer",
-    "get_analytics",
-    "sales_report",
-    "list_events",
-)
+_READ = {"read_only": True, "destructive": False, "idempotent": True}
 
-_BY_NAME = {
-    spec.name: spec
-    for module in (store, catalog, lookups, orders, bulk, reports, export, customers, analytics, events)
-    for spec in module.TOOLS
-}
-if set(_BY_NAME) != set(ORDER):  # a tool added to a module but not placed here (or the reverse) fails at import
-    raise RuntimeError(f"tools and their order disagree: {sorted(set(_BY_NAME) ^ set(ORDER))}")
-
-TOOLS: tuple[ToolSpec, ...] = tuple(_BY_NAME[name] for name in ORDER)
+TOOLS: tuple[ToolSpec, ...] = (
+    ToolSpec("get_store", "store", "store", "Get store", **_READ),
+    ToolSpec("list_products", "catalog", "catalog", "List products", **_READ),
+    ToolSpec("get_product", "lookups", "catalog", "Get product", **_READ),
+    ToolSpec("create_product", "catalog", "catalog", "Create product", read_only=False, destructive=False,
+             idempotent=False),
+    ToolSpec("update_product", "catalog", "catalog", "Update product", read_only=False, destructive=True,
+             idempotent=True, guarded=True),
+    ToolSpec("delete_product", "catalog", "catalog", "Delete product", read_only=False, destructive=True,
+             idempotent=True, guarded=True),
+    ToolSpec("bulk_update_products", "bulk", "catalog", "Bulk update products", read_only=False, destructive=True,
+             idempotent=True, guarded=True),
+    ToolSpec("restock_report", "reports", "catalog", "Restock report", **_READ),
+    ToolSpec("list_orders", "orders", "orders", "List orders", **_READ),
+    ToolSpec("get_order", "orders", "orders", "Get order", **_READ),
+    ToolSpec("update_order_status", "orders", "orders", "Update order status", read_only=False, destructive=True,
+             idempotent=True, guarded=True),
+    ToolSpec("bulk_update_order_status", "bulk", "orders", "Bulk update order status", read_only=False,
+             destructive=True, idempotent=True, guarded=True),
+    ToolSpec("export_orders", "export", "orders", "Export orders (CSV)", **_READ),
+    ToolSpec("list_customers", "customers", "customers", "List customers", **_READ),
+    ToolSpec("get_customer", "lookups", "customers", "Get customer", **_READ),
+    ToolSpec("get_analytics", "analytics", "analytics", "Get analytics", **_READ),
+    ToolSpec("sales_report", "reports", "analytics", "Sales report", **_READ),
+    ToolSpec("list_events", "events", "events", "List store events", **_READ,
+             open_world=False),  # reads the server's own inbox, not the store
+)  # fmt: skip

@@ -9,9 +9,10 @@ from mcp.types import CallToolResult
 
 from hajatek_mcp.server.errors import upstream
 from hajatek_mcp.server.shop import Shop, current_shop
-from hajatek_mcp.server.tools.base import ToolSpec
 from hajatek_mcp.server.tools.params import AnalyticsPeriod
 from hajatek_mcp.server.views import AnalyticsView
+
+__all__ = ["get_analytics"]
 
 
 @upstream
@@ -21,6 +22,3 @@ async def get_analytics(
     """Hajatek's totals from UTC midnight: revenue, orders by status, top products, new customers. For local dates,
     groups or comparisons: sales_report."""
     return shop.result(AnalyticsView.of(await shop.client.get_analytics_summary(period)))
-
-
-TOOLS = (ToolSpec(get_analytics, "analytics", "Get analytics", read_only=True, destructive=False, idempotent=True),)

@@ -1,7 +1,8 @@
-"""What every tool module shares: :class:`ToolSpec`, the metadata the registry publishes for a tool."""
+""":class:`ToolSpec`: what the registry publishes for a tool, and where its function is."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +14,10 @@ __all__ = ["ToolSpec"]
 
 @dataclass(frozen=True)
 class ToolSpec:
-    fn: Callable[..., Awaitable[Any]]
+    name: str
+    """The tool's name, and the name of its function in :attr:`module`."""
+    module: str
+    """The module of ``hajatek_mcp.server.tools`` that defines it."""
     toolset: str
     title: str
     read_only: bool
@@ -21,10 +25,16 @@ class ToolSpec:
     idempotent: bool
     open_world: bool = True
     """True for tools that reach the live store, an external system others change too; False for local state."""
+    guarded: bool = False
+    """True for a tool whose change may need the merchant's yes first (it takes a ``confirm_token``)."""
 
     @property
-    def name(self) -> str:
-        return self.fn.__name__
+    def fn(self) -> Callable[..., Awaitable[Any]]:
+        """The tool's function; its module is imported on first use (see :mod:`hajatek_mcp.server.lazy`)."""
+        function: Callable[..., Awaitable[Any]] = getattr(
+            importlib.import_module(f"{__package__}.{self.module}"), self.name
+        )
+        return function
 
     @property
     def annotations(self) -> ToolAnnotations:

@@ -22,7 +22,6 @@ from hajatek_mcp.server.bulk_run import run_bulk
 from hajatek_mcp.server.errors import upstream
 from hajatek_mcp.server.guards import Confirm, Decision
 from hajatek_mcp.server.shop import Shop, current_shop
-from hajatek_mcp.server.tools.base import ToolSpec
 from hajatek_mcp.server.tools.params import (
     Category,
     ConfirmToken,
@@ -35,7 +34,7 @@ from hajatek_mcp.server.tools.params import (
 )
 from hajatek_mcp.server.views import OrderDetail, ProductView
 
-__all__ = ["TOOLS"]
+__all__ = ["bulk_update_order_status", "bulk_update_products"]
 
 
 def _ids(prefix: str) -> WithJsonSchema:
@@ -116,18 +115,3 @@ async def bulk_update_order_status(
         return OrderDetail.of(await shop.client.update_order_status(item.id, status, note=note))
 
     return await run_bulk(shop, ctx, plan, answer, confirm_token=confirm_token, send=send)
-
-
-TOOLS = (
-    ToolSpec(
-        bulk_update_products, "catalog", "Bulk update products", read_only=False, destructive=True, idempotent=True
-    ),
-    ToolSpec(
-        bulk_update_order_status,
-        "orders",
-        "Bulk update order status",
-        read_only=False,
-        destructive=True,
-        idempotent=True,
-    ),
-)

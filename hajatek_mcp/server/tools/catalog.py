@@ -23,7 +23,6 @@ from hajatek_mcp.server.guards import (
 from hajatek_mcp.server.resources import category_names
 from hajatek_mcp.server.safety import quote
 from hajatek_mcp.server.shop import Shop, current_shop
-from hajatek_mcp.server.tools.base import ToolSpec
 from hajatek_mcp.server.tools.params import (
     Category,
     ConfirmToken,
@@ -37,6 +36,8 @@ from hajatek_mcp.server.tools.params import (
 from hajatek_mcp.server.views import DeletedView, ProductPage, ProductView
 from hajatek_mcp.server.walks import products_upto
 from hajatek_mcp.server.writes import Guarded, guarded, unguarded_write
+
+__all__ = ["create_product", "delete_product", "list_products", "update_product"]
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 NameAr = Annotated[str, Field(min_length=1, max_length=200, description="Arabic name")]
@@ -215,11 +216,3 @@ async def delete_product(
 
 def _more(has_more: bool, next_page: int | None) -> str | None:
     return f"More results: call again with page={next_page}." if has_more else None
-
-
-TOOLS = (
-    ToolSpec(list_products, "catalog", "List products", read_only=True, destructive=False, idempotent=True),
-    ToolSpec(create_product, "catalog", "Create product", read_only=False, destructive=False, idempotent=False),
-    ToolSpec(update_product, "catalog", "Update product", read_only=False, destructive=True, idempotent=True),
-    ToolSpec(delete_product, "catalog", "Delete product", read_only=False, destructive=True, idempotent=True),
-)

@@ -13,11 +13,10 @@ from hajatek_mcp.server.directory import Coverage, Entry
 from hajatek_mcp.server.errors import upstream
 from hajatek_mcp.server.matching import terms
 from hajatek_mcp.server.shop import Shop, current_shop
-from hajatek_mcp.server.tools.base import ToolSpec
 from hajatek_mcp.server.tools.params import Limit, PageNumber
 from hajatek_mcp.server.views import CustomerPage, CustomerView
 
-__all__ = ["TOOLS", "CustomerId", "coverage_note", "entry_view"]
+__all__ = ["CustomerId", "coverage_note", "entry_view", "list_customers"]
 
 CustomerId = Annotated[str, Field(pattern=r"^cus_[A-Za-z0-9_]+$", description="cus_…")]
 Search = Annotated[str, Field(min_length=1, max_length=100, description="name (Arabic or English), email or phone")]
@@ -72,6 +71,3 @@ def coverage_note(coverage: Coverage, done: str) -> str:
         f"Only the newest {coverage.read:,}{of} customers were {done}: the API has no customer search, so the server "
         f"reads {coverage.per_call:,} more per call. Call again to go further."
     )
-
-
-TOOLS = (ToolSpec(list_customers, "customers", "List customers", read_only=True, destructive=False, idempotent=True),)

@@ -11,8 +11,9 @@ from pydantic import Field
 
 from hajatek_mcp.server.errors import upstream
 from hajatek_mcp.server.shop import Shop, current_shop
-from hajatek_mcp.server.tools.base import ToolSpec
 from hajatek_mcp.server.views import View
+
+__all__ = ["list_events"]
 
 EventType = Literal["order.created", "order.updated", "payment.completed", "product.created", "inventory.low"]
 
@@ -64,16 +65,3 @@ def _note(view: EventList, type: str | None, since: datetime | None, shop: Shop)
     if covered:
         return f"No {what} received since {start}: the inbox has been receiving since {view.receiving_since}."
     return f"No {what} received since {view.receiving_since} (all the inbox covers); earlier ones are unknown."
-
-
-TOOLS = (
-    ToolSpec(
-        list_events,
-        "events",
-        "List store events",
-        read_only=True,
-        destructive=False,
-        idempotent=True,
-        open_world=False,  # reads the server's own inbox, not the store
-    ),
-)

@@ -29,12 +29,11 @@ from hajatek_mcp.api import Order
 from hajatek_mcp.server.errors import upstream
 from hajatek_mcp.server.safety import present
 from hajatek_mcp.server.shop import Shop, current_shop
-from hajatek_mcp.server.tools.base import ToolSpec
 from hajatek_mcp.server.tools.params import OrderStatus
 from hajatek_mcp.server.views import Money, View, compact_json
 from hajatek_mcp.server.walks import page_reaching
 
-__all__ = ["TOOLS", "ExportSummary", "export_orders"]
+__all__ = ["ExportSummary", "export_orders"]
 
 #: Exports larger than this are refused with advice to narrow the window (keeps a result within reason).
 MAX_EXPORT_ORDERS = 20_000
@@ -226,6 +225,3 @@ def _result(shop: Shop, summary: ExportSummary, text: str, size: int) -> CallToo
         content=[TextContent(type="text", text=f"{note}\n{brief}" if note else brief), block],
         structured_content=structured,
     )
-
-
-TOOLS = (ToolSpec(export_orders, "orders", "Export orders (CSV)", read_only=True, destructive=False, idempotent=True),)

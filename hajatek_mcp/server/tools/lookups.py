@@ -19,13 +19,12 @@ from hajatek_mcp.server.directory import PAGE, Entry
 from hajatek_mcp.server.errors import upstream
 from hajatek_mcp.server.guards import LOOKUP_PAGES
 from hajatek_mcp.server.shop import Shop, current_shop
-from hajatek_mcp.server.tools.base import ToolSpec
 from hajatek_mcp.server.tools.customers import CustomerId, coverage_note, entry_view
 from hajatek_mcp.server.tools.params import ProductId
 from hajatek_mcp.server.views import CustomerDetail, CustomerView, OrderRow, ProductView
 from hajatek_mcp.server.walks import orders_in_window
 
-__all__ = ["ORDER_PAGES", "RECENT", "TOOLS"]
+__all__ = ["ORDER_PAGES", "RECENT", "get_customer", "get_product"]
 
 #: Orders get_customer shows, newest first.
 RECENT = 10
@@ -144,9 +143,3 @@ def _signed_up(customer: Customer | None, entry: Entry) -> datetime | None:
     if created is None and entry.created_at:
         created = datetime.fromisoformat(entry.created_at)
     return created - timedelta(days=1) if created is not None else None
-
-
-TOOLS = (
-    ToolSpec(get_product, "catalog", "Get product", read_only=True, destructive=False, idempotent=True),
-    ToolSpec(get_customer, "customers", "Get customer", read_only=True, destructive=False, idempotent=True),
-)

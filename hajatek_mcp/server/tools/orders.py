@@ -16,14 +16,13 @@ from hajatek_mcp.server.guards import Confirm, WritePlan, ask_order_status, plan
 from hajatek_mcp.server.localtime import ZONES, LocalBound, parse_bound
 from hajatek_mcp.server.order_facts import enrich, restocked, stock_of
 from hajatek_mcp.server.shop import Shop, current_shop
-from hajatek_mcp.server.tools.base import ToolSpec
 from hajatek_mcp.server.tools.customers import CustomerId
 from hajatek_mcp.server.tools.params import ConfirmToken, Limit, OrderId, OrderStatus, PageNumber
 from hajatek_mcp.server.views import OrderDetail, OrderPage, OrderRow
 from hajatek_mcp.server.walks import orders_in_window
 from hajatek_mcp.server.writes import Guarded, guarded
 
-__all__ = ["ORDER_PAGES", "TOOLS"]
+__all__ = ["ORDER_PAGES", "get_order", "list_orders", "update_order_status"]
 
 #: Listing pages (100 orders each) one filtered list_orders call reads past the start of its window: 2,000 orders.
 ORDER_PAGES = 20
@@ -145,10 +144,3 @@ async def _cancel(shop: Shop, order_id: str, note: str | None) -> OrderDetail:
     view = OrderDetail.of(await shop.client.update_order_status(order_id, "cancelled", note=note))
     view.restocked = restocked(current, before, await stock_of(shop.client, products))
     return view
-
-
-TOOLS = (
-    ToolSpec(list_orders, "orders", "List orders", read_only=True, destructive=False, idempotent=True),
-    ToolSpec(get_order, "orders", "Get order", read_only=True, destructive=False, idempotent=True),
-    ToolSpec(update_order_status, "orders", "Update order status", read_only=False, destructive=True, idempotent=True),
-)

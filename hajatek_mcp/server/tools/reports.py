@@ -25,12 +25,11 @@ from hajatek_mcp.server.localtime import ZONES, LocalBound, local_iso, parse_bou
 from hajatek_mcp.server.reporting import Compare, GroupBy, SalesQuery, SalesReport, build_sales_report
 from hajatek_mcp.server.resources import LOW_STOCK
 from hajatek_mcp.server.shop import Shop, current_shop
-from hajatek_mcp.server.tools.base import ToolSpec
 from hajatek_mcp.server.tools.params import Category
 from hajatek_mcp.server.views import View
 from hajatek_mcp.server.walks import PAGE, Span, orders_in_window, products_upto
 
-__all__ = ["TOOLS", "RestockReport", "restock_report", "sales_report"]
+__all__ = ["RestockReport", "restock_report", "sales_report"]
 
 #: Orders whose units count as sold: every one not cancelled or refunded (a pending order has taken its stock).
 SOLD = frozenset({"pending", "processing", "shipped", "delivered"})
@@ -198,9 +197,3 @@ async def restock_report(
         limit=limit,
     )
     return shop.result(report)
-
-
-TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(sales_report, "analytics", "Sales report", read_only=True, destructive=False, idempotent=True),
-    ToolSpec(restock_report, "catalog", "Restock report", read_only=True, destructive=False, idempotent=True),
-)

@@ -12,8 +12,9 @@ from pydantic import Field
 from hajatek_mcp.server.errors import upstream
 from hajatek_mcp.server.localtime import WEEK_STARTS, ZONES, local_iso
 from hajatek_mcp.server.shop import Shop, current_shop
-from hajatek_mcp.server.tools.base import ToolSpec
 from hajatek_mcp.server.views import StoreView
+
+__all__ = ["get_store"]
 
 
 class StoreNow(StoreView):
@@ -32,6 +33,3 @@ async def get_store(shop: Annotated[Shop, Resolve(current_shop)]) -> Annotated[C
     base = StoreView.of(store, sandbox=shop.options.sandbox)
     view = StoreNow(**base.model_dump(), local_time=local_iso(now, zone.tz))
     return shop.result(view, zone.note)
-
-
-TOOLS = (ToolSpec(get_store, "store", "Get store", read_only=True, destructive=False, idempotent=True),)

@@ -32,6 +32,7 @@ Views, each light or dark after the host's theme and right to left for an Arabic
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from functools import cache
 from importlib import resources as package_files
 from typing import Any, Final
@@ -40,12 +41,23 @@ from mcp.server.apps import APP_MIME_TYPE, Apps, client_supports_apps
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.resources import FunctionResource
+from mcp.server.mcpserver.tools import Tool
 from mcp.types import ListResourcesResult, ListToolsResult
 
 from hajatek_mcp.server.resources import LOW_STOCK
 from hajatek_mcp.server.ui.approve import ANNOTATIONS, GUARDED_TOOLS, approve_change
 
-__all__ = ["VIEWS", "extension", "is_view", "register", "tool_meta", "view_html", "visible_resources", "visible_tools"]
+__all__ = [
+    "VIEWS",
+    "app_tools",
+    "extension",
+    "is_view",
+    "register",
+    "tool_meta",
+    "view_html",
+    "visible_resources",
+    "visible_tools",
+]
 
 #: Tool name → (view file stem, title, description).
 VIEWS: Final[dict[str, tuple[str, str, str]]] = {
@@ -108,19 +120,24 @@ def extension() -> Apps:
     return Apps()
 
 
-def register(server: MCPServer[Any]) -> None:
-    """Serve the view of every tool ``server`` has that has one (read when a host asks for it, not at start), and the
-    confirmation card's app-only tool when a guarded tool is there."""
-    present = {tool.name for tool in server._tool_manager.list_tools()}  # no public accessor
-    if any(tool in present for tool in GUARDED_TOOLS):
-        server.add_tool(
-            approve_change,
-            name="approve_change",
-            title=ANNOTATIONS.title,
-            description=" ".join((approve_change.__doc__ or "").split()),
-            annotations=ANNOTATIONS,
-            meta={"ui": {"resourceUri": _uri("confirm"), "visibility": ["app"]}},
-        )
+def app_tools(present: Collection[str]) -> list[Tool]:
+    """The tools only views call: the confirmation card's ``approve_change``, when a guarded tool is ``present``."""
+    if not any(tool in present for tool in GUARDED_TOOLS):
+        return []
+    approve = Tool.from_function(
+        approve_change,
+        name="approve_change",
+        title=ANNOTATIONS.title,
+        description=" ".join((approve_change.__doc__ or "").split()),
+        annotations=ANNOTATIONS,
+        meta={"ui": {"resourceUri": _uri("confirm"), "visibility": ["app"]}},
+    )
+    return [approve]
+
+
+def register(server: MCPServer[Any], present: Collection[str]) -> None:
+    """Serve the view of every tool ``present`` that has one (read when a host asks for it, not at start); the
+    confirmation card's tool is one of :func:`app_tools`."""
     served: set[str] = set()
     for tool, (stem, title, description) in VIEWS.items():
         if tool in present and stem not in served:
