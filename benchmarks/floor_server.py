@@ -31,5 +31,5 @@ async def canned() -> Annotated[CallToolResult, OrderPage]:
 if __name__ == "__main__":
     with open(sys.argv[1], encoding="utf-8") as file:
         PAGE.update(json.load(file))
-    spec = ToolSpec(canned, "orders", "Canned", read_only=True, destructive=False, idempotent=True)
-    MCPServer("floor", log_level="WARNING", tools=[_tool(spec)]).run("stdio")
+    spec = ToolSpec("canned", "", "orders", "Canned", read_only=True, destructive=False, idempotent=True)
+    MCPServer("floor", log_level="WARNING", tools=[_tool(spec, canned)]).run("stdio")

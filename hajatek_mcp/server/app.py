@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 from hajatek_mcp import __version__
 from hajatek_mcp.api import HajatekClient
 from hajatek_mcp.server import prompts, resources, ui
-from hajatek_mcp.server.arguments import StrictTool
 from hajatek_mcp.server.audit import SCHEMA as AUDIT_SCHEMA
 from hajatek_mcp.server.audit import AuditLog
 from hajatek_mcp.server.backend import StateBackend
@@ -79,12 +78,16 @@ def unavailable_tools(options: ServerOptions) -> dict[str, str]:
     return reasons
 
 
-def _tool(spec: ToolSpec) -> Tool:
+def _tool(spec: ToolSpec, fn: Callable[..., Awaitable[Any]] | None = None) -> Tool:
+    """The tool ``spec`` describes, of its function (or of ``fn``: the benchmarks' floor server's own)."""
+    from hajatek_mcp.server.arguments import StrictTool  # noqa: PLC0415  # built after initialize (see lazy.py)
+
+    function = spec.fn if fn is None else fn
     tool = StrictTool.from_function(
-        spec.fn,
+        function,
         name=spec.name,
         title=spec.title,
-        description=" ".join((spec.fn.__doc__ or "").split()),
+        description=" ".join((function.__doc__ or "").split()),
         annotations=spec.annotations,
         meta=ui.tool_meta(spec.name),
     )

@@ -31,7 +31,6 @@ from hajatek_mcp.server.exports import EXPORT_TTL_HOURS, ExportGone
 from hajatek_mcp.server.options import ServerOptions
 from hajatek_mcp.server.safety import clean, quote
 from hajatek_mcp.server.shop import Shop, request_shop
-from hajatek_mcp.server.views import AnalyticsView, OrderDetail, ProductView, StoreView, resource_text
 
 __all__ = ["LOW_STOCK", "register"]
 
@@ -120,6 +119,8 @@ async def _category(shop: Shop, category: str) -> dict[str, Any]:
 
 def _product(product: Product) -> dict[str, Any]:
     """A product as the tools show it, with its creation date (UTC, minute precision)."""
+    from hajatek_mcp.server.views import ProductView  # noqa: PLC0415  # views load on first use, not at start
+
     data = ProductView.of(product).model_dump(mode="json")
     if product.created_at is not None:
         data.setdefault("created", product.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ"))
@@ -158,6 +159,8 @@ def register(server: MCPServer[Shop], options: ServerOptions) -> None:
 
     def sandboxed(data: dict[str, Any]) -> str:
         """The resource's text, through the boundary every outside value crosses (cleaned, masked on request)."""
+        from hajatek_mcp.server.views import resource_text  # noqa: PLC0415  # views load on first use, not at start
+
         return resource_text({"sandbox": True, **data} if options.sandbox else data, redact=options.redact_pii)
 
     async def read(fetch: Any) -> Any:
@@ -176,6 +179,8 @@ def register(server: MCPServer[Shop], options: ServerOptions) -> None:
         description="Store name, currency, timezone and plan.",
     )
     async def store() -> str:
+        from hajatek_mcp.server.views import StoreView, resource_text  # noqa: PLC0415  # views load on first use, not at start
+
         shop = request_shop()
         view = StoreView.of(await read(shop.client.get_store()), sandbox=options.sandbox)
         return resource_text(view.model_dump(mode="json"), redact=options.redact_pii)
@@ -220,6 +225,8 @@ def register(server: MCPServer[Shop], options: ServerOptions) -> None:
     async def order(order_id: str) -> str:
         if not order_id.startswith("ord_"):
             raise ResourceNotFoundError(f"{quote(order_id, 64)} is not an order id; order ids start with 'ord_'.")
+        from hajatek_mcp.server.views import OrderDetail  # noqa: PLC0415  # views load on first use, not at start
+
         detail = OrderDetail.of(await read(request_shop().client.get_order(order_id)))
         return sandboxed(detail.model_dump(mode="json"))
 
@@ -231,6 +238,8 @@ def register(server: MCPServer[Shop], options: ServerOptions) -> None:
         description="Revenue, orders, average order value and top products over 30 days.",
     )
     async def analytics() -> str:
+        from hajatek_mcp.server.views import AnalyticsView  # noqa: PLC0415  # views load on first use, not at start
+
         summary = await read(request_shop().client.get_analytics_summary("30d"))
         return sandboxed(AnalyticsView.of(summary).model_dump(mode="json"))
 
@@ -267,6 +276,8 @@ def _local_state(server: MCPServer[Shop], options: ServerOptions, sandboxed: Cal
         description="The latest 50 write attempts: tool, arguments, outcome, confirmation.",
     )
     async def audit() -> str:
+        from hajatek_mcp.server.views import resource_text  # noqa: PLC0415  # views load on first use, not at start
+
         return resource_text({"entries": await request_shop().audit.recent(50)}, redact=options.redact_pii)
 
     @server.resource(

@@ -40,7 +40,6 @@ from hajatek_mcp.server.events import EventInbox
 from hajatek_mcp.server.exports import ExportStore
 from hajatek_mcp.server.locks import TargetLocks
 from hajatek_mcp.server.options import ServerOptions
-from hajatek_mcp.server.views import tool_result
 
 __all__ = [
     "NotConnectedError",
@@ -88,6 +87,8 @@ class Shop:
         """A tool result for ``view``; on the sandbox, the text says so."""
         if self.options.sandbox:
             note = f"[sandbox store] {note}" if note else "[sandbox store]"
+        from hajatek_mcp.server.views import tool_result  # noqa: PLC0415  # the views load with the tools
+
         return tool_result(view, note=note, redact=self.options.redact_pii)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from hajatek_mcp.server.tools.base import ToolSpec
 
-__all__ = ["TOOLS", "ToolSpec"]
+__all__ = ["GUARDED", "TOOLS", "ToolSpec"]
 
 _READ = {"read_only": True, "destructive": False, "idempotent": True}
 
@@ -41,3 +41,6 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec("list_events", "events", "events", "List store events", **_READ,
              open_world=False),  # reads the server's own inbox, not the store
 )  # fmt: skip
+
+GUARDED: tuple[str, ...] = tuple(spec.name for spec in TOOLS if spec.guarded)
+"""The tools whose changes may need the merchant's yes (they take a ``confirm_token``)."""

@@ -45,7 +45,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import ListResourcesResult, ListToolsResult
 
 from hajatek_mcp.server.resources import LOW_STOCK
-from hajatek_mcp.server.ui.approve import ANNOTATIONS, GUARDED_TOOLS, approve_change
+from hajatek_mcp.server.tools import GUARDED
 
 __all__ = [
     "VIEWS",
@@ -65,9 +65,7 @@ VIEWS: Final[dict[str, tuple[str, str, str]]] = {
     "get_analytics": ("dashboard", "Analytics", "The period's totals, revenue by day, orders by status, top products."),
     "list_orders": ("orders", "Orders", "Orders with status badges and totals; one order with its items and history."),
     "get_order": ("orders", "Orders", "Orders with status badges and totals; one order with its items and history."),
-    **dict.fromkeys(
-        GUARDED_TOOLS, ("confirm", "Confirm a change", "A guarded change's facts with Approve and Decline.")
-    ),
+    **dict.fromkeys(GUARDED, ("confirm", "Confirm a change", "A guarded change's facts with Approve and Decline.")),
 }
 
 
@@ -122,8 +120,10 @@ def extension() -> Apps:
 
 def app_tools(present: Collection[str]) -> list[Tool]:
     """The tools only views call: the confirmation card's ``approve_change``, when a guarded tool is ``present``."""
-    if not any(tool in present for tool in GUARDED_TOOLS):
+    if not any(tool in present for tool in GUARDED):
         return []
+    from hajatek_mcp.server.ui.approve import ANNOTATIONS, approve_change  # noqa: PLC0415  # built with the tools
+
     approve = Tool.from_function(
         approve_change,
         name="approve_change",

@@ -25,16 +25,8 @@ from hajatek_mcp.server.guards import APPROVING
 from hajatek_mcp.server.shop import Shop, current_shop
 from hajatek_mcp.server.writes import Guarded
 
-__all__ = ["ANNOTATIONS", "GUARDED_TOOLS", "approve_change"]
+__all__ = ["ANNOTATIONS", "approve_change"]
 
-#: The tools whose guarded changes the card confirms.
-GUARDED_TOOLS = (
-    "update_product",
-    "delete_product",
-    "update_order_status",
-    "bulk_update_products",
-    "bulk_update_order_status",
-)
 _TARGETS = ("product_id", "order_id")
 
 ANNOTATIONS = ToolAnnotations(
