@@ -148,3 +148,16 @@ async def test_what_the_schema_no_longer_shows_is_still_refused_with_its_bound_a
         assert sentence in text(refused)
         assert "Nothing was done" in text(refused)
         assert text(await client.call_tool("list_products", {"limit": 100})) == before  # nothing was changed
+
+
+async def test_the_tools_stay_within_the_context_budget(connect: Connect) -> None:
+    """The benchmark's budget, checked where a change to a tool is made: ≤ 400 model-visible bytes per tool."""
+    async with connect() as client:
+        tools = (await client.list_tools()).tools
+    visible = [
+        len(json.dumps({"name": t.name, "description": t.description, "inputSchema": t.input_schema},
+                       ensure_ascii=False, separators=(",", ":")).encode())
+        for t in tools
+    ]  # fmt: skip
+    assert len(visible) == 18
+    assert sum(visible) / len(visible) <= 400, sum(visible) / len(visible)
