@@ -29,6 +29,7 @@ _HINTS: Final = {
 _TIMES: Final = "Money is in SAR. Times are ISO 8601 (2026-11-27T08:00:00Z), UTC unless a tool says store-local."
 #: The tools whose since/until are store-local, where a date is a whole local day.
 _LOCAL_TIMES: Final = ("list_orders", "sales_report")
+_LOCAL_RULE: Final = " {} take since/until in store-local time; a date (YYYY-MM-DD) there is a whole day."
 _PAGING: Final = (
     "Lists are newest first, limit up to 100 (default 20): when has_more, call again with page=next_page. A search "
     "that stops at its bound says so (complete: false) and how to go on."
@@ -45,6 +46,11 @@ _BULK: Final = "Several changes at once: a bulk_ tool (one preview for all), not
 def instructions(options: ServerOptions, tools: Sequence[ToolSpec]) -> str:
     """The instructions of a server with ``options`` that registers ``tools``."""
     names = {t.name for t in tools}
+    times = _TIMES
+    if local := [name for name in _LOCAL_TIMES if name in names]:
+        times += (
+            f" {' and '.join(local)} take since/until in store-local time; a date (YYYY-MM-DD) there is a whole day."
+        )
     lines = [
         "Tools for one Hajatek store (Saudi e-commerce).",
         *(
@@ -52,13 +58,9 @@ def instructions(options: ServerOptions, tools: Sequence[ToolSpec]) -> str:
             for toolset in TOOLSETS
             if toolset in options.toolsets
         ),
-        _TIMES,
+        times,
         _PAGING,
     ]
-    if local := [name for name in _LOCAL_TIMES if name in names]:
-        lines[-2] += (
-            f" {' and '.join(local)} take since/until in store-local time; a date (YYYY-MM-DD) there is a whole day."
-        )
     if names & {"list_products", "restock_report"}:
         lines.append(_CATEGORY)
     if names & {"get_analytics", "sales_report"}:
